@@ -48,7 +48,12 @@ def service_for(args: argparse.Namespace):
 
 
 def read_jsonl(path: str) -> Iterator[dict[str, Any]]:
-    stream: IO[str] = sys.stdin if path == "-" else open(path, encoding="utf-8-sig")
+    try:
+        stream: IO[str] = sys.stdin if path == "-" else open(path, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CLIError(f"找不到输入文件 {path}") from None
+    except OSError as exc:
+        raise CLIError(f"无法读取输入文件 {path}：{exc.strerror}") from None
     try:
         for lineno, line in enumerate(stream, start=1):
             if not line.strip():
@@ -61,8 +66,6 @@ def read_jsonl(path: str) -> Iterator[dict[str, Any]]:
                 raise CLIError(f"{path} 第 {lineno} 行缺少 text 字段（需要 {{\"id\", \"text\"}}）")
             row.setdefault("id", str(lineno))
             yield row
-    except FileNotFoundError:
-        raise CLIError(f"找不到输入文件 {path}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()

