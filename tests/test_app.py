@@ -8,6 +8,7 @@ import pytest
 from rag.documents import Document
 from rag.service import Service
 from tests.fakes import FakeLLM
+from ui.qa import QAHandlers
 
 DOCS = [
     Document("reg-003", "## 异议\n任何机构不得以收费为条件承诺删除真实的逾期记录。信息主体可以免费向征信机构提出异议。",
@@ -25,9 +26,7 @@ def service(settings, hash_embedder):
 
 
 def test_ask_handler_streams_an_answer_with_open_citations(service):
-    import app
-
-    wb = app.Workbench(service)
+    wb = QAHandlers(service)
     steps = list(wb.ask("征信修复公司说能删除逾期记录，可信吗？", [], ""))
     history, sources, status = steps[-1]
     assert history[0] == {"role": "user", "content": "征信修复公司说能删除逾期记录，可信吗？"}
@@ -38,29 +37,25 @@ def test_ask_handler_streams_an_answer_with_open_citations(service):
 
 
 def test_ask_handler_rejects_empty_and_overlong_questions(service):
-    import app
-
-    wb = app.Workbench(service)
+    wb = QAHandlers(service)
     assert list(wb.ask("   ", [], ""))[-1][2] == "请输入问题。"
     assert "问题过长" in list(wb.ask("问" * 2001, [], ""))[-1][2]
 
 
 def test_ask_handler_escapes_source_text(settings, hash_embedder):
-    import app
-
     svc = Service(settings, embedder=hash_embedder, llm=None)
     svc.kb.add_documents([Document("case-1", "征信修复<script>alert(1)</script>删除逾期记录的广告。", "case", "恶意")])
-    _, sources, _ = list(app.Workbench(svc).ask("征信修复删除逾期记录", [], ""))[-1]
+    _, sources, _ = list(QAHandlers(svc).ask("征信修复删除逾期记录", [], ""))[-1]
     assert "<script>" not in sources and "&lt;script&gt;" in sources
 
 
 def test_header_names_the_backend_and_masking(settings, hash_embedder):
     import app
 
-    offline = app.Workbench(Service(settings, embedder=hash_embedder, llm=None)).header()
+    offline = app.header(Service(settings, embedder=hash_embedder, llm=None))
     assert "离线引擎" in offline and "本地处理" in offline
     remote = settings.model_copy(update={"llm_base_url": "https://api.example.com/v1", "llm_model": "m"})
-    header = app.Workbench(Service(remote, embedder=hash_embedder, llm=FakeLLM())).header()
+    header = app.header(Service(remote, embedder=hash_embedder, llm=FakeLLM()))
     assert "大模型：m" in header and "外发前脱敏" in header
 
 
