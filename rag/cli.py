@@ -174,7 +174,7 @@ def _load_plugins() -> None:
     """Task modules register their own commands (triage, entities, leads, …) when present."""
     import importlib
 
-    for module in ("rag.cli_tasks",):
+    for module in ("rag.cli_triage", "rag.cli_leads"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

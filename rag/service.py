@@ -50,6 +50,25 @@ class Service:
     def retriever(self) -> Retriever:
         return Retriever(self.kb, rrf_k=self.settings.rrf_k, candidates=self.settings.candidates)
 
+    # Task engines, each in its own module, built on first use with this service.
+    @cached_property
+    def triage(self):
+        from rag.triage import TriageEngine
+
+        return TriageEngine(self)
+
+    @cached_property
+    def drafts(self):
+        from rag.draft import Drafter
+
+        return Drafter(self)
+
+    @cached_property
+    def leads(self):
+        from rag.leads import LeadFinder
+
+        return LeadFinder(self)
+
     def prompt(self, ref: str) -> Prompt:
         return load_prompt(ref, self.settings.prompts_dir)
 
