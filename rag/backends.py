@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,35 +126,60 @@ class Embedder(Embeddings):
         return self.encode([text], "query")[0].tolist()
 
 
-def make_openai_client(settings: Settings):
-    """The raw OpenAI-compatible client, with bounded timeouts and retries."""
+def make_openai_client(
+    settings: Settings, *, asynchronous: bool = False, on_request: Callable[[Any], None] | None = None
+):
+    """The raw OpenAI-compatible client for the configured endpoint.
+
+    Explicit timeouts (connect ≤ 5 s, read/write = ``llm_timeout_s``) instead of the SDK's 10-minute
+    default; ``llm_max_retries`` retries on connection errors, 408/409/429 and 5xx, honouring
+    Retry-After. Only this endpoint's own settings go over the wire: the key is ``llm_api_key``
+    (a placeholder when empty, never ``OPENAI_API_KEY``), and ``OPENAI_ORG_ID`` /
+    ``OPENAI_PROJECT_ID`` from the environment are not sent. ``on_request`` runs before every
+    HTTP request, retries included (sync client only); raising there aborts the call.
+    """
     openai = _require("openai", "pip install openai")
-    import httpx
 
-    return openai.OpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key.get_secret_value() or "not-needed",
-        timeout=httpx.Timeout(settings.llm_timeout_s, connect=min(5.0, settings.llm_timeout_s)),
-        max_retries=settings.llm_max_retries,
-    )
+    timeout = openai.Timeout(settings.llm_timeout_s, connect=min(5.0, settings.llm_timeout_s))
+    params: dict[str, Any] = {
+        "base_url": settings.llm_base_url,
+        "api_key": settings.llm_api_key.get_secret_value() or "not-needed",
+        "timeout": timeout,
+        "max_retries": settings.llm_max_retries,
+        "default_headers": {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()},
+    }
+    if asynchronous:
+        return openai.AsyncOpenAI(**params, http_client=openai.DefaultAsyncHttpxClient(timeout=timeout))
+    hooks = {"request": [on_request]} if on_request else {}
+    return openai.OpenAI(**params, http_client=openai.DefaultHttpxClient(timeout=timeout, event_hooks=hooks))
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
+def make_chat_model(settings: Settings, *, on_request: Callable[[Any], None] | None = None) -> BaseChatModel:
     """A LangChain chat model for the configured OpenAI-compatible endpoint.
 
-    The key is the one configured for this endpoint; OPENAI_API_KEY from the environment is
-    never sent to a configured base URL.
+    It runs on our own clients (:func:`make_openai_client`), so the timeouts, retries and headers
+    above hold, and the key is the one configured for this endpoint: OPENAI_API_KEY from the
+    environment is never sent to a configured base URL. The output cap goes out as
+    ``llm_max_tokens_field`` (``max_tokens`` by default: LangChain would rename it to
+    ``max_completion_tokens``, which many OpenAI-compatible servers ignore).
     """
     if not settings.llm_configured:
         raise BackendUnavailable("未配置大模型接口（XS_LLM_BASE_URL 与 XS_LLM_MODEL），将使用离线引擎。")
     lc_openai = _require("langchain_openai", "pip install langchain-openai")
+    sync_client = make_openai_client(settings, on_request=on_request)
+    async_client = make_openai_client(settings, asynchronous=True)
+    cap = {settings.llm_max_tokens_field: settings.llm_max_tokens}
     return lc_openai.ChatOpenAI(
         model=settings.llm_model,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key.get_secret_value() or "not-needed",
-        timeout=settings.llm_timeout_s,
+        root_client=sync_client,
+        client=sync_client.chat.completions,
+        root_async_client=async_client,
+        async_client=async_client.chat.completions,
+        timeout=sync_client.timeout,
         max_retries=settings.llm_max_retries,
         temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,
+        extra_body=cap,
         stream_usage=True,
     )

@@ -100,8 +100,8 @@ _LANDLINE = re.compile(
       | 0(?:10|2\d)[ -]?(?:\d{8}|\*{4}\d{4})
       | 0[3-9]\d{2}[ -]?(?:\d{7,8}|\*{3,4}\d{4})
       | [48]00[ -]?\d{3}[ -]?\d{4}
-      | 95\d{3}
-    )(?!\d)(?![.,]\d)""",
+      | 95\d{3}(?:\d|\d{3})?
+    )(?!\d)(?![.,]\d)(?!\s*(?:元|块|万|千|亿))""",
     re.ASCII | re.VERBOSE,
 )
 
@@ -171,6 +171,7 @@ _WECHAT = re.compile(
     r"""(?:
         (?:(?:微信|薇信|威信|[Vv]信)(?:号码?|ID|id)?
           | 加[Vv](?![A-Za-z])
+          | (?<![A-Za-z])加(?![Qq][Qq]\d)(?=[A-Za-z][A-Za-z0-9-]*[_\d])  # 加kefu_zx910: a bare 加 needs an id with _ or digits
           | (?<![A-Za-z])(?:[Vv][Xx]|[Ww][Xx])号?(?![A-Za-z0-9])
         )[是为]?[：:\s]*
       | (?<![A-Za-z0-9_])(?=wxid_)
@@ -181,7 +182,7 @@ _WECHAT = re.compile(
 )
 
 _QQ = re.compile(
-    r"(?<![A-Za-z])(?:[Qq][Qq]|扣扣|企鹅)(?:号码?|群)?[是为]?[：:\s]*(?P<v>[1-9]\d{4,10})(?!\d)",
+    r"(?<![A-Za-z])(?:[Qq][Qq]|扣扣|企鹅)(?:群号码?|号码?|群)?[是为]?[：:\s]*(?P<v>[1-9]\d{4,10})(?!\d)",
     re.ASCII,
 )
 
@@ -224,27 +225,34 @@ def _normalize_url(s: str) -> str:
 # --- org ----------------------------------------------------------------------------------------
 # Characters that cannot be part of a name: a name starts after the last of them (是/找/的/了 ...).
 _ORG_STOP = "是找的了在给和与及或被叫说让把到从请称我你他她它们做帮办去要想会可没不就也都还又再只对跟向用将由这那该此"
-_ORG_CHAR = rf"(?:(?![{_ORG_STOP}])[\u4e00-\u9fff])"
+# A stop character still belongs to a place name before 市/区/县/省 (成都市).
+_ORG_CHAR = rf"(?:(?![{_ORG_STOP}])[\u4e00-\u9fff]|[{_ORG_STOP}](?=[市区县省]))"
 _ORG_LEAD = "联系|委托|通过|自称|号称|名为|名叫|来自|属于|一家|加入|介绍|推荐|所谓|专业|正规"
+# Words that end a lead-in inside a run of CJK characters: the name starts after them
+# (合同抬头为东莞市…, 同盖章为广州市…, 本人已委托闵行区…); 致 only opens a line or clause.
+_ORG_INTRO = rf"(?:{_ORG_CHAR}{{0,8}}(?:盖章为|抬头为|名称为|署名为|落款为|委托|自称|号称|名为|名叫)|(?:(?<=^)|(?<=[\s，。：:；、]))致)"
 _ORG_SUFFIXES = sorted(
     (
         "法务公司", "法务", "律师事务所", "律所", "咨询有限公司", "咨询公司", "债务规划", "债务优化",
         "债务重组", "维权中心", "维权联盟", "科技有限公司", "信息技术有限公司", "网络科技有限公司",
         "文化传媒有限公司", "文化传媒", "工作室", "服务中心", "调解中心", "有限责任公司",
-        "股份有限公司", "有限公司", "资产管理公司", "商务咨询", "催收公司",
+        "股份有限公司", "有限公司", "资产管理公司", "商务咨询", "催收公司", "服务部", "咨询服务部",
     ),
     key=len,
     reverse=True,
 )
 _ORG = re.compile(
-    rf"(?:{_ORG_LEAD})?(?P<v>(?P<p>{_ORG_CHAR}{{2,12}})(?:{'|'.join(_ORG_SUFFIXES)}))"
+    rf"(?:{_ORG_INTRO}|{_ORG_LEAD})?(?P<v>(?P<p>{_ORG_CHAR}{{2,12}})(?:{'|'.join(_ORG_SUFFIXES)}))"
 )
-_ORG_GENERIC = {"一家", "多家", "很多", "一些", "有些", "其他", "任何", "所谓", "专业", "正规", "什么", "各种", "某家"}
+_ORG_GENERIC = {"一家", "多家", "很多", "一些", "有些", "其他", "任何", "所谓", "专业", "正规", "什么", "各种", "某家",
+                "贵司", "我司", "本司", "贵方", "我方", "公司"}
 
 
 def _validate_org(m: re.Match[str]) -> bool:
+    """Reject generic phrases, and anonymised names (某装饰工程有限公司) that identify nobody."""
     name = m.group("p")
-    return name not in _ORG_GENERIC and not name.startswith(("一家", "多家", "某家", "什么"))
+    return (name not in _ORG_GENERIC and not name.startswith(("多家", "什么", "某"))
+            and not any(w in name for w in ("一家", "某家")))
 
 
 # --- amount -------------------------------------------------------------------------------------

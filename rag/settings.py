@@ -53,10 +53,17 @@ class Settings(BaseSettings):
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
+    # Connect ≤ 5 s; read/write: the longest silence tolerated on one HTTP request.
     llm_timeout_s: float = Field(30.0, gt=0)
+    # Retries on connection errors, 429 (honouring Retry-After) and 5xx.
     llm_max_retries: int = Field(2, ge=0, le=10)
+    # Overall wall-clock limit of one call, retries and the whole stream included.
+    llm_deadline_s: float = Field(60.0, gt=0)
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_max_tokens: int = Field(1024, ge=16)
+    # The request field that carries llm_max_tokens: most OpenAI-compatible servers read
+    # max_tokens; OpenAI's reasoning models want max_completion_tokens.
+    llm_max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Personal data is masked before it leaves for a non-local endpoint unless this is true.
     llm_send_pii: bool = False
 
@@ -71,6 +78,8 @@ class Settings(BaseSettings):
 
     # Tokens: tiktoken encoding used for budgets and cost.
     token_encoding: Literal["cl100k_base", "o200k_base"] = "o200k_base"
+    # Eval cost estimates: model name → (price per 1k prompt tokens, per 1k completion tokens), your currency.
+    llm_price_per_1k: dict[str, tuple[float, float]] = {}
 
     @classmethod
     def settings_customise_sources(
