@@ -89,5 +89,13 @@ class Service:
     def ask(self, question: str, filters: Filters | None = None, prompt_ref: str = "answer") -> Answer:
         return self.answerer(prompt_ref).ask(question, filters)
 
+    def answer_chain(self, prompt_ref: str = "answer"):
+        """The answer pipeline as a LangChain Runnable: ``chain.invoke("问题")`` returns
+        ``{"answer", "citations", "backend"}``; compose it with users' own chains."""
+        from langchain_core.runnables import RunnableLambda
+
+        answerer = self.answerer(prompt_ref)
+        return RunnableLambda(lambda question: answerer.ask(str(question)).to_dict(), name="xiansuo_answer")
+
     def ask_stream(self, question: str, filters: Filters | None = None) -> Iterator[tuple[str, Answer | None]]:
         return self.answerer().stream(question, filters)

@@ -85,3 +85,14 @@ def test_app_launches_and_answers_over_http(service):
         assert "[S1]" in text and "征信业管理条例" in sources
     finally:
         demo.close()
+
+
+def test_answer_pipeline_is_a_langchain_runnable(service):
+    from langchain_core.runnables import Runnable, RunnableLambda
+
+    chain = service.answer_chain()
+    assert isinstance(chain, Runnable)
+    composed = RunnableLambda(lambda q: q.strip()) | chain
+    out = composed.invoke("  征信修复公司说能删除逾期记录，可信吗？ ")
+    assert out["backend"] == "offline" and out["citations"][0]["doc_id"] in {"reg-003", "scr-001"}
+    assert f"[S{out['citations'][0]['n']}]" in out["answer"]
