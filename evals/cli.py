@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--queries", type=int, default=300, help="fraud-news 抽样查询数（0 = 全部）")
     b.add_argument("--data", help="fraud_news 数据目录")
     b.set_defaults(func=_bench)
+    from evals.commands import add_commands  # run, diff, baseline, report
+
+    add_commands(sub)
     return parser
 
 

@@ -37,3 +37,14 @@ def real_embedder():
     from rag.settings import Settings
 
     return Embedder(Settings(data_dir=SHARED_DATA))
+
+
+@pytest.fixture(scope="session")
+def corpus_store(tmp_path_factory, real_embedder):
+    """Settings whose store holds the whole sample corpus (corpus/), built once per session with the
+    real model (a few minutes on 2 cores); build services on it with ``real_embedder``."""
+    from evals.runner import corpus_settings
+    from rag.service import Service
+
+    return corpus_settings(real_embedder.settings, store=tmp_path_factory.mktemp("corpus") / "store",
+                           make_service=lambda s: Service(s, embedder=real_embedder, llm=None))
