@@ -67,8 +67,22 @@ class Filters:
 
 @dataclass
 class Weights:
+    """RRF weights. Long queries (whole dialogues or complaints) lean on the keyword list: the
+    embedding model truncates them at 512 tokens and sees one blurred topic, while BM25 matches
+    their many specific terms. Chosen on a tuning split of fraud_news and checked on a disjoint
+    300-query split: equal weights, k=60 gave Hit@10 0.763 / MRR@10 0.639; dense 0.3, k=10 gave
+    0.850 / 0.740 (keyword alone 0.847 / 0.746). Short queries keep equal weights."""
+
     dense: float = 1.0
     keyword: float = 1.0
+    long_query_chars: int = 200
+    long_dense: float = 0.3
+    long_rrf_k: int = 10
+
+    def for_query(self, query: str, rrf_k: int) -> tuple[float, float, int]:
+        if len(query) > self.long_query_chars:
+            return self.long_dense, self.keyword, self.long_rrf_k
+        return self.dense, self.keyword, rrf_k
 
 
 def rrf(rankings: Iterable[tuple[list[str], float]], k: int = 60) -> dict[str, float]:
@@ -148,8 +162,8 @@ class Retriever:
             scored = self.keyword(query, n, filters)
         else:
             dense, keyword = self.dense(query, n, filters), self.keyword(query, n, filters)
-            fused = rrf([([c for c, _ in dense], self.weights.dense),
-                         ([c for c, _ in keyword], self.weights.keyword)], self.rrf_k)
+            w_dense, w_keyword, k_rrf = self.weights.for_query(query, self.rrf_k)
+            fused = rrf([([c for c, _ in dense], w_dense), ([c for c, _ in keyword], w_keyword)], k_rrf)
             scored = sorted(fused.items(), key=lambda kv: -kv[1])
         pinned = [c for c, _ in exact]
         top = 1.0 + max((s for _, s in scored), default=0.0)

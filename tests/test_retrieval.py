@@ -93,3 +93,12 @@ def test_langchain_retriever_returns_documents_with_ids(retriever):
     assert docs[0].metadata["doc_id"] == "scr-001"
     assert docs[0].metadata["chunk_id"].startswith("scr-001#")
     assert "征信修复" in docs[0].page_content
+
+
+def test_long_queries_lean_on_keywords():
+    from rag.retrieval import Weights
+
+    w = Weights()
+    assert w.for_query("短问题", 60) == (1.0, 1.0, 60)
+    dense, keyword, k = w.for_query("对话" * 150, 60)
+    assert dense < keyword and k == w.long_rrf_k
