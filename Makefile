@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export XS_DATA_DIR ?= data
 
-.PHONY: run test setup prepare store bench-retrieval clean-data
+.PHONY: run test setup browser prepare store bench-retrieval clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ store: prepare
 run: store
 	$(BIN)/python app.py
 
-test: setup
+# The browser tests drive Debian's chromium (Playwright's own browser download does not work
+# offline); a CJK and an emoji font make the pages readable in their screenshots. Installed once.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei fonts-noto-color-emoji
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . && fc-list | grep -qi emoji || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null)
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 bench-retrieval: prepare

@@ -17,15 +17,16 @@ def _bench(args: argparse.Namespace) -> int:
 
     overrides = {"store": Path(args.store)} if getattr(args, "store", None) else {}
     settings = load_settings(**overrides)
+    if args.what == "load":  # issue #8: concurrent users against the workbench (evals/load.py)
+        from evals import load
+
+        return load.main(users=args.users, seconds=args.seconds)
+    if args.what in ("drafts", "leads", "share"):  # issue #6 figures
+        from evals import leads_bench
+
+        return leads_bench.run(args.what, settings)
     if args.what in ("retrieval", "ingest"):
-        r = bench.bench_ingest(settings, ROOT / "corpus", repeat_encode=args.repeat)
-        bench.print_table(
-            f"ingest vs raw encode on the same {r['chunks']} chunks ({r['documents']} documents, sample corpus)",
-            ["what", "seconds", "chunks/s"],
-            [["ingest pipeline", r["ingest_s"], r["ingest_chunks_per_s"]],
-             ["raw sentence-transformers encode", r["raw_s"], r["raw_chunks_per_s"]]],
-        )
-        print(f"ratio ingest/raw = {r['ratio']:.3f}  (overhead {100 * (1 - r['ratio']):.1f}%)")
+        bench.print_ingest(bench.bench_ingest(settings, ROOT / "corpus", repeat_encode=args.repeat))
     if args.what == "retrieval":
         queries = _queries(ROOT / "evals" / "sets" / "retrieval.jsonl")
         store = settings.store_dir
@@ -36,6 +37,10 @@ def _bench(args: argparse.Namespace) -> int:
         bench.print_table(f"search latency over {len(queries)} queries, k=10 ({store})",
                           ["mode", "p50 ms", "p95 ms"],
                           [[m, v["p50_ms"], v["p95_ms"]] for m, v in res.items()])
+    if args.what in ("triage", "tf5", "campaigns"):
+        from evals import triage_bench
+
+        triage_bench.run(args, settings)
     if args.what == "fraud-news":
         from evals import fraud_news
 
@@ -55,11 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="基准测试（打印数字）")
-    b.add_argument("what", choices=["retrieval", "ingest", "fraud-news"])
+    b.add_argument("what", choices=["retrieval", "ingest", "fraud-news", "drafts", "leads", "share",
+                                     "triage", "tf5", "campaigns", "load"])
     b.add_argument("--store")
     b.add_argument("--repeat", type=int, default=1, help="raw encode 重复次数（取中位数）")
     b.add_argument("--queries", type=int, default=300, help="fraud-news 抽样查询数（0 = 全部）")
     b.add_argument("--data", help="fraud_news 数据目录")
+    b.add_argument("--set", help="triage：评测集（默认 evals/sets/triage.jsonl）；tf5：数据文件")
+    b.add_argument("--holdout", action="append", help="tf5：留出的诈骗类型（可多次；默认逐一留出全部四类）")
+    b.add_argument("--size", type=int, default=100_000, help="campaigns：计时用的投诉条数（0 = 不测）")
+    b.add_argument("--users", type=int, default=20, help="load：并发用户数")
+    b.add_argument("--seconds", type=float, default=30.0, help="load：压测时长（秒）")
     b.set_defaults(func=_bench)
     from evals.commands import add_commands  # run, diff, baseline, report
 

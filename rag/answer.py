@@ -9,11 +9,11 @@ best cover the question, each tagged with its source, and it says that no LLM wa
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag import guards
 from rag.chunking import split_sentences
 from rag.documents import Hit
 from rag.keyword import tokenize
@@ -22,10 +22,8 @@ from rag.prompts import Prompt
 
 OFFLINE_NOTE = "（离线引擎：本回答摘录自检索到的资料，未使用大语言模型。）"
 NOT_FOUND = "知识库中没有找到足以回答该问题的依据。"
-_CITE = re.compile(r"\[S(\d+)\]")
 _STOP = set("的了吗呢吧啊是在有和与或及对为把被就都也还要会能可以该这那些个么什么怎么如何哪些是否一")
 _ENUM = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[（(][一二三四五六七八九十\d]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*")
-_LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)|https?://[^\s)）\]】]+|www\.[^\s)）\]】]+")
 
 
 @dataclass
@@ -49,34 +47,13 @@ def content_terms(text: str) -> set[str]:
 
 def check_citations(text: str, n_sources: int) -> tuple[str, list[int], list[int]]:
     """Strip citations of sources that were not retrieved; returns (text, valid, invalid)."""
-    valid: list[int] = []
-    invalid: list[int] = []
-
-    def keep(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        if 1 <= n <= n_sources:
-            if n not in valid:
-                valid.append(n)
-            return m.group(0)
-        invalid.append(n)
-        return ""
-
-    return _CITE.sub(keep, text), valid, invalid
+    return guards.check_citations(text, n_sources)
 
 
 def strip_foreign_links(text: str, sources: list[Hit]) -> tuple[str, int]:
-    """Remove links and markdown images that none of the sources contains."""
-    allowed = "\n".join(h.text for h in sources)
-    removed = 0
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal removed
-        if m.group(0) in allowed:
-            return m.group(0)
-        removed += 1
-        return "[链接已移除]"
-
-    return _LINK.sub(repl, text), removed
+    """Remove links that none of the sources contains, and every markdown or HTML image
+    (see :func:`rag.guards.strip_links`)."""
+    return guards.strip_links(text, sources)
 
 
 def citations_for(valid: list[int], hits: list[Hit]) -> list[dict[str, Any]]:
@@ -90,7 +67,7 @@ def extractive_answer(question: str, hits: list[Hit], max_sentences: int = 4, mi
     for n, hit in enumerate(hits, start=1):
         for pos, sent in enumerate(split_sentences(hit.text)):
             sent = _ENUM.sub("", sent)
-            if len(sent) < 6:
+            if len(sent) < 6 or guards.find_injection(sent):  # an instruction to the assistant is no fact
                 continue
             terms = content_terms(sent)
             coverage = len(q_terms & terms) / len(q_terms) if q_terms else 0.0
@@ -112,7 +89,7 @@ def extractive_answer(question: str, hits: list[Hit], max_sentences: int = 4, mi
         chosen.append(cand)
     chosen.sort(key=lambda c: (c[1], c[2]))
     lines = [f"{i}. {sent.rstrip('。')}。[S{n}]" for i, (_s, n, _p, sent) in enumerate(chosen, start=1)]
-    text = "根据知识库资料：\n" + "\n".join(lines) + f"\n{OFFLINE_NOTE}"
+    text, _removed = guards.strip_links("根据知识库资料：\n" + "\n".join(lines) + f"\n{OFFLINE_NOTE}", hits)
     valid = sorted({n for _s, n, _p, _t in chosen})
     return Answer(text, citations_for(valid, hits), "offline", hits)
 
@@ -123,7 +100,9 @@ def _similar(a: str, b: str) -> bool:
 
 
 def sources_for_prompt(hits: list[Hit]) -> list[dict[str, Any]]:
-    return [{"n": n, "doc_id": h.doc_id, "title": h.title, "text": h.text} for n, h in enumerate(hits, start=1)]
+    """Numbered sources for a prompt; their text is untrusted data, fenced (rag.guards.fence)."""
+    return [{"n": n, "doc_id": h.doc_id, "title": guards.fence(h.title), "text": guards.fence(h.text)}
+            for n, h in enumerate(hits, start=1)]
 
 
 class Answerer:
@@ -156,13 +135,13 @@ class Answerer:
             answer = extractive_answer(question, hits)
             yield answer.answer, answer
             return
-        canary = f"XS-CANARY-{secrets.token_hex(6)}"
-        messages = self.prompt.render(question=question, sources=sources_for_prompt(hits), canary=canary)
+        canary = guards.new_canary()
+        messages = self.prompt.render(question=guards.fence(question), sources=sources_for_prompt(hits), canary=canary)
         text = ""
         try:
             for piece in self.llm.stream(messages):
                 text += piece
-                yield text, None
+                yield preview(text, hits, canary), None
         except LLMError as exc:
             answer = extractive_answer(question, hits)
             answer.notes.append(str(exc))
@@ -172,20 +151,24 @@ class Answerer:
         yield self.finish(question, text, hits, canary)
 
     def finish(self, question: str, text: str, hits: list[Hit], canary: str) -> tuple[str, Answer]:
-        notes: list[str] = []
-        if canary in text:
+        warning = guards.injection_note(question, *(h.text for h in hits))
+        checked = guards.check_output(text, sources=hits, canary=canary)
+        notes = [n for n in (warning,) if n]
+        if not checked.ok:
             fallback = extractive_answer(question, hits)
-            fallback.notes.append("模型输出包含内部标记，已拒绝并改用离线结果")
+            fallback.notes[:0] = [*notes, "模型输出包含内部标记，已拒绝并改用离线结果"]
             return fallback.answer, fallback
-        text, valid, invalid = check_citations(text, len(hits))
-        if invalid:
-            notes.append(f"已移除未检索到的引用：{', '.join(f'S{n}' for n in invalid)}")
-        text, links = strip_foreign_links(text, hits)
-        if links:
-            notes.append(f"已移除 {links} 个资料中不存在的链接")
-        if not valid and NOT_FOUND[:8] not in text:
+        notes += checked.notes
+        if not checked.valid and NOT_FOUND[:8] not in checked.text:
             answer = extractive_answer(question, hits)
             answer.notes = [*notes, "模型回答没有有效引用，已改用离线引擎结果"]
             return answer.answer, answer
-        answer = Answer(text, citations_for(valid, hits), self.backend, hits, self.prompt.stamp(), notes)
-        return text, answer
+        answer = Answer(checked.text, citations_for(checked.valid, hits), self.backend, hits, self.prompt.stamp(), notes)
+        return checked.text, answer
+
+
+def preview(text: str, hits: list[Hit], canary: str) -> str:
+    """What may be shown of a reply still streaming: never the canary, never a foreign link."""
+    if guards.leaks_canary(text, canary):
+        return "生成中…"
+    return guards.strip_links(guards.hold_open_tail(text), hits, attributed=True)[0]

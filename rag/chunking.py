@@ -4,6 +4,12 @@ Sentences end at 。！？；… and line breaks (and their ASCII forms followed
 are packed into chunks of about ``max_chars`` characters; a sentence longer than that is cut at
 commas, then hard. Markdown headings are not chunk text: the heading path travels with each
 chunk as context, so "## 关键条款" under a regulation's title still tells the chunk where it is.
+
+Characters are not what the embedding model counts. Given the model's tokenizer
+(``embed_tokens``) and limit (``max_embed_tokens``), every chunk is checked: context plus text
+must fit, or the chunk is split again (at sentences, then commas, then in the middle) until it
+does, so the model never silently truncates a passage. The context itself is capped at
+``MAX_CONTEXT_CHARS``.
 """
 
 from __future__ import annotations
@@ -44,20 +50,22 @@ def _cut_long(sentence: str, max_chars: int) -> Iterator[str]:
 
 def _sections(text: str) -> Iterator[tuple[list[str], str]]:
     """Yield (heading path, body) for each markdown section; plain text is one section."""
-    path: list[str] = []
+    stack: list[tuple[int, str]] = []  # (level, heading) of the open sections
     body: list[str] = []
     for line in text.splitlines():
         m = _HEADING.match(line.strip())
         if m:
             if any(b.strip() for b in body):
-                yield list(path), "\n".join(body)
+                yield [h for _, h in stack], "\n".join(body)
             body = []
             level = len(m.group(1))
-            path = path[: level - 1] + [m.group(2)]
+            while stack and stack[-1][0] >= level:  # a heading closes its siblings and their children
+                stack.pop()
+            stack.append((level, m.group(2)))
         else:
             body.append(line)
     if any(b.strip() for b in body):
-        yield list(path), "\n".join(body)
+        yield [h for _, h in stack], "\n".join(body)
 
 
 def pack(sentences: list[str], max_chars: int, overlap_chars: int) -> list[str]:
@@ -85,19 +93,58 @@ def pack(sentences: list[str], max_chars: int, overlap_chars: int) -> list[str]:
     return chunks
 
 
+MAX_CONTEXT_CHARS = 160
+
+
+def embed_text(context: str, text: str) -> str:
+    """What the embedding model sees for a chunk (the same as :attr:`Chunk.embed_text`)."""
+    return f"{context}\n{text}" if context else text
+
+
+def _halves(text: str) -> tuple[str, str]:
+    """Two pieces of ``text``, cut at the sentence end (else comma, else character) nearest the middle."""
+    mid = len(text) // 2
+    for pattern in (_SENTENCE_END, _SOFT_BREAK):
+        cuts = [m.end() for m in pattern.finditer(text) if 0 < m.end() < len(text)]
+        if cuts:
+            cut = min(cuts, key=lambda c: abs(c - mid))
+            return text[:cut], text[cut:]
+    return text[:mid], text[mid:]
+
+
+def fit_tokens(context: str, text: str, embed_tokens: Callable[[str], int], limit: int) -> list[str]:
+    """``text`` split until each piece, with ``context``, is at most ``limit`` model tokens."""
+    if len(text) <= 1 or embed_tokens(embed_text(context, text)) <= limit:
+        return [text]
+    left, right = _halves(text)
+    left, right = left.strip() or left, right.strip() or right
+    return fit_tokens(context, left, embed_tokens, limit) + fit_tokens(context, right, embed_tokens, limit)
+
+
 def chunk_document(
     doc: Document,
     max_chars: int = 360,
     overlap_chars: int = 40,
     count_tokens: Callable[[str], int] | None = None,
+    embed_tokens: Callable[[str], int] | None = None,
+    max_embed_tokens: int | None = None,
 ) -> list[Chunk]:
-    """Split a document into chunks with deterministic ids derived from their content."""
+    """Split a document into chunks with deterministic ids derived from their content.
+
+    ``count_tokens`` (tiktoken) gives each chunk's recorded token count; ``embed_tokens`` and
+    ``max_embed_tokens`` (the embedding model's tokenizer and limit) make every chunk fit the model.
+    """
     meta = doc.chunk_metadata()
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for path, body in _sections(doc.text):
         context = " / ".join([p for p in [doc.title, *path] if p])
-        for text in pack(split_sentences(body), max_chars, overlap_chars):
+        if len(context) > MAX_CONTEXT_CHARS:
+            context = context[: MAX_CONTEXT_CHARS - 1] + "…"
+        texts = pack(split_sentences(body), max_chars, overlap_chars)
+        if embed_tokens is not None and max_embed_tokens:
+            texts = [piece for t in texts for piece in fit_tokens(context, t, embed_tokens, max_embed_tokens)]
+        for text in texts:
             digest = content_hash(doc.doc_id, context, text)
             n = seen.get(digest, 0)
             seen[digest] = n + 1

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from rag.pii import MaskingFilter
 from rag.settings import load_settings
 
 Handler = Callable[[argparse.Namespace], int]
@@ -174,7 +175,7 @@ def _load_plugins() -> None:
     """Task modules register their own commands (triage, entities, leads, …) when present."""
     import importlib
 
-    for module in ("rag.cli_triage", "rag.cli_leads"):
+    for module in ("rag.cli_triage", "rag.cli_leads", "rag.cli_admin"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -185,7 +186,11 @@ def _load_plugins() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    before = list(logging.getLogger().handlers)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # personal data never reaches a log unmasked (rag.pii)
+        if handler not in before:
+            handler.addFilter(MaskingFilter())
     try:
         return _COMMANDS[args.command][1](args)
     except KeyboardInterrupt:

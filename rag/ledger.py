@@ -3,7 +3,9 @@
 It is the source of truth that the vector store and the keyword index are checked against:
 re-ingesting an unchanged document is a fingerprint comparison here, a crash mid-way leaves
 documents in state ``pending`` for the next run to finish, and ``generation`` tells the keyword
-index whether it is stale.
+index whether it is stale. The ``files`` table remembers each source file's sha256 and the
+documents it gave, so an unchanged file (a scanned PDF, a screenshot) is not even parsed again.
+Only documents in state ``done`` are visible to readers (search, the keyword index, listings).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ CREATE TABLE IF NOT EXISTS identifiers (
 CREATE INDEX IF NOT EXISTS identifiers_value ON identifiers(normalized);
 CREATE INDEX IF NOT EXISTS identifiers_doc ON identifiers(doc_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, options TEXT NOT NULL, doc_ids TEXT NOT NULL, updated_at REAL);
 """
 
 
@@ -76,30 +80,37 @@ class Ledger:
 
     def stage(self, doc: Document, chunks: list[Chunk], identifiers: Iterable[tuple[str, str, str]]) -> None:
         """Replace a document's rows with its new chunks, marked pending until the store agrees."""
-        meta = doc.chunk_metadata()
+        self.stage_many([(doc, chunks, list(identifiers))])
+
+    def stage_many(self, items: Iterable[tuple[Document, list[Chunk], list[tuple[str, str, str]]]]) -> None:
+        """:meth:`stage` for several documents in one transaction."""
         with self.tx() as db:
-            db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
-            db.execute("DELETE FROM identifiers WHERE doc_id=?", (doc.doc_id,))
-            db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (doc.doc_id, doc.fingerprint, "pending", doc.kind, doc.title, meta["label"], meta["date"],
-                 meta["access"], meta["source"], json.dumps(doc.metadata, ensure_ascii=False, default=str),
-                 doc.text, len(chunks), time.time()),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
-                [(c.chunk_id, c.doc_id, c.seq, c.text, c.context, c.tokens,
-                  json.dumps(c.metadata, ensure_ascii=False)) for c in chunks],
-            )
-            db.executemany(
-                "INSERT INTO identifiers VALUES (?,?,?,?)",
-                [(cid, doc.doc_id, typ, norm) for cid, typ, norm in identifiers],
-            )
+            for doc, chunks, identifiers in items:
+                meta = doc.chunk_metadata()
+                db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
+                db.execute("DELETE FROM identifiers WHERE doc_id=?", (doc.doc_id,))
+                db.execute(
+                    "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (doc.doc_id, doc.fingerprint, "pending", doc.kind, doc.title, meta["label"], meta["date"],
+                     meta["access"], meta["source"], json.dumps(doc.metadata, ensure_ascii=False, default=str),
+                     doc.text, len(chunks), time.time()),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
+                    [(c.chunk_id, c.doc_id, c.seq, c.text, c.context, c.tokens,
+                      json.dumps(c.metadata, ensure_ascii=False)) for c in chunks],
+                )
+                db.executemany(
+                    "INSERT INTO identifiers VALUES (?,?,?,?)",
+                    [(cid, doc.doc_id, typ, norm) for cid, typ, norm in identifiers],
+                )
             self._bump(db)
 
     def mark_done(self, doc_ids: Iterable[str]) -> None:
+        """The store now agrees with these documents' rows: make them visible to readers."""
         with self.tx() as db:
             db.executemany("UPDATE documents SET state='done' WHERE doc_id=?", [(d,) for d in doc_ids])
+            self._bump(db)  # the set of visible chunks changed
 
     def delete_documents(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents; returns their chunk ids so the caller can drop them from the store."""
@@ -111,6 +122,17 @@ class Ledger:
                     db.execute(f"DELETE FROM {table} WHERE doc_id=?", (doc_id,))
             self._bump(db)
         return removed
+
+    def states(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str, int]]:
+        """doc_id -> (fingerprint, state, n_chunks) for those of ``doc_ids`` the ledger knows."""
+        ids = list(doc_ids)
+        out: dict[str, tuple[str, str, int]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = f"SELECT doc_id, fingerprint, state, n_chunks FROM documents WHERE doc_id IN ({','.join('?' * len(part))})"
+            for r in self.db.execute(q, part):
+                out[r[0]] = (r[1], r[2], int(r[3] or 0))
+        return out
 
     def pending(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT doc_id FROM documents WHERE state='pending'")]
@@ -139,6 +161,19 @@ class Ledger:
         rows = self.db.execute("SELECT kind, COUNT(*) FROM documents WHERE state='done' GROUP BY kind")
         return {r[0]: r[1] for r in rows}
 
+    def kind_counts(self) -> dict[str, tuple[int, int]]:
+        """kind -> (documents, chunks) over finished documents."""
+        rows = self.db.execute("SELECT kind, COUNT(*), COALESCE(SUM(n_chunks), 0) FROM documents "
+                               "WHERE state='done' GROUP BY kind ORDER BY kind")
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def sources(self) -> dict[str, list[str]]:
+        """source -> doc ids, over every document the ledger knows."""
+        out: dict[str, list[str]] = {}
+        for doc_id, source in self.db.execute("SELECT doc_id, source FROM documents ORDER BY doc_id"):
+            out.setdefault(source or "", []).append(doc_id)
+        return out
+
     # -- chunks ------------------------------------------------------------------------------
     def all_chunks(self) -> list[tuple[str, str, str]]:
         """(chunk_id, context, text) of every chunk of every finished document, in a stable order."""
@@ -165,6 +200,11 @@ class Ledger:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def done_chunk_ids(self) -> set[str]:
+        """Ids of the chunks of every finished document (what the vector store must hold)."""
+        rows = self.db.execute("SELECT c.chunk_id FROM chunks c JOIN documents d USING(doc_id) WHERE d.state='done'")
+        return {r[0] for r in rows}
+
     # -- identifiers -------------------------------------------------------------------------
     def chunks_with_identifier(self, normalized: Iterable[str]) -> dict[str, set[str]]:
         """chunk_id -> the given normalized identifiers it contains."""
@@ -172,7 +212,8 @@ class Ledger:
         out: dict[str, set[str]] = {}
         if not values:
             return out
-        q = f"SELECT chunk_id, normalized FROM identifiers WHERE normalized IN ({','.join('?' * len(values))})"
+        q = ("SELECT i.chunk_id, i.normalized FROM identifiers i JOIN documents d USING(doc_id) "
+             f"WHERE d.state='done' AND i.normalized IN ({','.join('?' * len(values))})")
         for cid, norm in self.db.execute(q, values):
             out.setdefault(cid, set()).add(norm)
         return out
@@ -180,6 +221,40 @@ class Ledger:
     def identifiers_of(self, doc_id: str) -> list[tuple[str, str]]:
         rows = self.db.execute("SELECT DISTINCT type, normalized FROM identifiers WHERE doc_id=?", (doc_id,))
         return [(r[0], r[1]) for r in rows]
+
+    # -- files: what each source file gave last time -------------------------------------------
+    def file_record(self, path: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM files WHERE path=?", (path,)).fetchone()
+        if row is None:
+            return None
+        return {**dict(row), "doc_ids": json.loads(row["doc_ids"])}
+
+    def record_files(self, records: Iterable[tuple[str, str, str, list[str]]]) -> None:
+        """(path, sha256, options key, doc ids) of files whose documents are all written."""
+        now = time.time()
+        with self.tx() as db:
+            db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+                           [(p, sha, opts, json.dumps(ids, ensure_ascii=False), now) for p, sha, opts, ids in records])
+
+    def files(self) -> dict[str, str]:
+        """path -> the options key each recorded file was last read with."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT path, options FROM files")}
+
+    def forget_files(self, paths: Iterable[str]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM files WHERE path=?", [(p,) for p in paths])
+
+    # -- small key/value state ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.tx() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # -- generation: bumps on every change, so derived indexes know when they are stale ---------
     def _bump(self, db: sqlite3.Connection) -> None:

@@ -38,9 +38,37 @@ class Service:
 
     @cached_property
     def llm(self) -> ChatBackend | None:
-        if self._llm is True:
-            return make_chat_backend(self.settings)
-        return self._llm or None
+        """The chat backend; for a non-local endpoint it masks personal data (rag.guards.protect)."""
+        from rag.guards import protect
+
+        llm = make_chat_backend(self.settings) if self._llm is True else (self._llm or None)
+        return protect(llm, self.settings)
+
+    # Security: users and roles, the audit trail, per-user request limits (rag.auth, rag.audit).
+    @cached_property
+    def users(self):
+        from rag.auth import UserStore
+
+        return UserStore(self.settings.users_path)
+
+    @cached_property
+    def audit(self):
+        from rag.audit import AuditLog
+
+        return AuditLog(self.settings.audit_path)
+
+    @cached_property
+    def limiter(self):
+        from rag.ratelimit import RateLimiter
+
+        return RateLimiter(self.settings.requests_per_minute)
+
+    def for_user(self, principal):
+        """This service as ``principal`` may use it: permissions checked, retrieval filtered to the
+        role's access levels server-side, outputs masked by role, every action audited."""
+        from rag.session import UserSession
+
+        return UserSession(self, principal)
 
     @cached_property
     def kb(self) -> KnowledgeBase:
@@ -48,7 +76,9 @@ class Service:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.kb, rrf_k=self.settings.rrf_k, candidates=self.settings.candidates)
+        from rag.session import ScopedRetriever  # narrows every search to the acting user's access
+
+        return ScopedRetriever(self.kb, rrf_k=self.settings.rrf_k, candidates=self.settings.candidates)
 
     # Task engines, each in its own module, built on first use with this service.
     @cached_property

@@ -66,15 +66,25 @@ class Settings(BaseSettings):
     llm_max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Personal data is masked before it leaves for a non-local endpoint unless this is true.
     llm_send_pii: bool = False
+    # 线索对碰: the alliance's shared HMAC key for share files (empty = export refused).
+    alliance_key: SecretStr = SecretStr("")
 
     # Versioned prompt files: prompts/<task>/v<N>.yaml and prompts/active.yaml.
     prompts_dir: Path = Path(__file__).resolve().parent.parent / "prompts"
+
+    # Security: users and roles (bcrypt hashes; default <data_dir>/users.toml), per-user request
+    # limit (all tabs together) and the longest complaint or document text a handler accepts.
+    users_file: Path | None = None
+    requests_per_minute: int = Field(30, ge=1, le=100000)
+    max_complaint_chars: int = Field(5000, ge=100, le=200000)
 
     # Workbench.
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
     concurrency: int = Field(4, ge=1, le=64)
     max_upload_mb: int = Field(50, ge=1)
+    # Requests waiting in the workbench's queue beyond which new ones are refused at once.
+    queue_size: int = Field(64, ge=1, le=10000)
 
     # Tokens: tiktoken encoding used for budgets and cost.
     token_encoding: Literal["cl100k_base", "o200k_base"] = "o200k_base"
@@ -99,6 +109,14 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.store if self.store is not None else self.data_dir / "store"
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file if self.users_file is not None else self.data_dir / "users.toml"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit" / "audit.jsonl"
 
     @property
     def llm_configured(self) -> bool:

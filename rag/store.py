@@ -139,14 +139,26 @@ class VectorStore:
         for i in range(0, len(ids), batch):
             self.collection.delete(ids=ids[i : i + batch])
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]], batch: int = 1000) -> None:
+        """New metadata for chunks the store already holds (their vectors stay)."""
+        for i in range(0, len(ids), batch):
+            self.collection.update(ids=list(ids[i : i + batch]), metadatas=[dict(m) for m in metadatas[i : i + batch]])
+
     def existing(self, ids: Sequence[str], batch: int = 1000) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), batch):
             found.update(self.collection.get(ids=list(ids[i : i + batch]), include=[])["ids"])
         return found
 
-    def all_ids(self) -> set[str]:
-        return set(self.collection.get(include=[])["ids"])
+    def all_ids(self, page: int = 10_000) -> set[str]:
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+            offset += page
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest chunks by cosine similarity: (chunk_id, similarity), best first."""

@@ -48,3 +48,18 @@ def corpus_store(tmp_path_factory, real_embedder):
 
     return corpus_settings(real_embedder.settings, store=tmp_path_factory.mktemp("corpus") / "store",
                            make_service=lambda s: Service(s, embedder=real_embedder, llm=None))
+
+
+@pytest.fixture
+def run_cli():
+    """``rag.cli.main`` in-process. main() installs log masking on the root logger's handlers, pytest's
+    own included, which would mask every later test's log records; the filters are put back after."""
+    import logging
+
+    from rag import cli
+
+    handlers = logging.getLogger().handlers
+    saved = {h: list(h.filters) for h in handlers}
+    yield cli.main
+    for h in logging.getLogger().handlers:
+        h.filters[:] = saved.get(h, [])

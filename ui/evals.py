@@ -33,7 +33,7 @@ BASELINE = "基线（已提交的离线结果）"
 CURRENT = "当前版本"
 TASK_CHOICES = [("检索 retrieval", "retrieval"), ("问答 answer", "answer"), ("研判 triage", "triage"),
                 ("起草 draft", "draft"), ("线索 leads", "leads")]
-TABLE_HEADERS = ["指标", "A（基线）", "B（本次）", "变化"]
+TABLE_HEADERS = ["指标", "A（对照）", "B（本次）", "变化"]  # as the two version pickers are named
 
 
 class _Progress:

@@ -1,13 +1,23 @@
-"""问答 tab: streamed, cited answers; each source opens to its passage."""
+"""问答 tab: streamed, cited answers; each source opens to its passage.
+
+The handler asks as the logged-in user (``Service.for_user``): the permission and request limit
+are checked there, retrieval only sees documents the role may read, the answer and its sources
+are masked for the role, and the exchange is audited. When the LLM endpoint fails, hangs or is
+switched off by its circuit breaker, the answer says so in Chinese and gives the offline result.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from rag.auth import AccessDenied
+from rag.guards import InputTooLong
+from rag.ratelimit import RateLimited
 from rag.retrieval import Filters
 from rag.service import Service
+from rag.session import MAX_QUESTION
 from rag.views import cited_numbers, sources_html
-from ui.context import UIContext
+from ui.context import UIContext, principal_of
 
 EXAMPLES = [
     "征信修复公司说能删除逾期记录，可信吗？",
@@ -16,14 +26,13 @@ EXAMPLES = [
     "冒充客服让客户屏幕共享、转账到安全账户，有哪些特征？",
 ]
 KIND_CHOICES = [("全部", ""), ("法规", "regulation"), ("案例", "case"), ("话术", "script")]
-MAX_QUESTION = 2000
 
 
 class QAHandlers:
     def __init__(self, service: Service) -> None:
         self.service = service
 
-    def ask(self, question: str, history: list[dict] | None, kind: str = ""):
+    def ask(self, question: str, history: list[dict] | None, kind: str = "", request: gr.Request | None = None):
         """Stream an answer: yields (chat history, sources HTML, status)."""
         history = list(history or [])
         question = (question or "").strip()
@@ -33,9 +42,15 @@ class QAHandlers:
         if len(question) > MAX_QUESTION:
             yield history, sources_html([]), f"问题过长（{len(question)} 字），请控制在 {MAX_QUESTION} 字以内。"
             return
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": "检索中…"}]
+        try:
+            session = self.service.for_user(principal_of(self.service, request))
+            steps = session.ask_stream(question, Filters(kind=kind or None))  # permission and limit checks
+        except (AccessDenied, RateLimited, InputTooLong) as exc:
+            yield history, sources_html([]), f"⚠ {exc}"
+            return
+        history += [{"role": "user", "content": session.show(question)}, {"role": "assistant", "content": "检索中…"}]
         yield history, sources_html([]), "检索中…"
-        for text, answer in self.service.ask_stream(question, Filters(kind=kind or None)):
+        for text, answer in steps:
             history[-1] = {"role": "assistant", "content": text}
             if answer is None:
                 yield history, sources_html([]), "生成中…"
