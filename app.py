@@ -81,13 +81,14 @@ def build_app(service: Service) -> gr.Blocks:
 
         def on_load(request: gr.Request):
             """Who is logged in, and the tabs that role can use."""
+            # Gradio 6 hides a rendered tab on visible="hidden"; visible=False would leave its button.
             try:
                 p = principal_of(service, request)
             except PermissionError as exc:
-                return [f"⚠ {exc}", *(gr.update(visible=False) for _ in tabs)]
+                return [f"⚠ {exc}", *(gr.Tab(visible="hidden") for _ in tabs)]
             logout = " · [退出登录](/logout)" if getattr(request, "username", None) else ""
             return [f"当前用户：**{p.name}**（{p.role_name}）{logout}",
-                    *(gr.update(visible=p.can(perm)) for _, perm in tabs)]
+                    *(gr.Tab(visible=True if p.can(perm) else "hidden") for _, perm in tabs)]
 
         demo.load(on_load, None, [who, *(t for t, _ in tabs)], api_name=False)
     return demo

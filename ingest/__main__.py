@@ -79,9 +79,9 @@ def _run(args: argparse.Namespace, settings, embedder):
     max_bytes = int((args.max_mb if args.max_mb is not None else settings.max_upload_mb) * 1024 * 1024)
     options = LoadOptions(args.kind, args.text_field, args.id_field, args.label_field, max_bytes,
                           ocr=not args.no_ocr)
-    import bm25s  # noqa: F401  (it sets its own logger to DEBUG on import; quiet it once loaded)
+    import bm25s  # it sets its own logger to DEBUG when imported: quiet it once loaded
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    logging.getLogger(bm25s.__name__).setLevel(logging.WARNING)
     bar = tqdm(total=0, unit="个", disable=args.quiet or not sys.stderr.isatty(), desc="读取文件", leave=False,
                dynamic_ncols=True)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.common import (  # noqa: F401  (re-exported: the public names of this module)
+from ingest.common import (  # re-exported: see __all__
     DIR_KINDS,
     LoadError,
     LoadOptions,
@@ -34,7 +34,7 @@ from ingest.html import load_html
 from ingest.ocr import load_image
 from ingest.office import load_csv, load_docx, load_xlsx
 from ingest.pdf import load_pdf
-from ingest.text import first_heading, load_jsonl, load_markdown, load_text  # noqa: F401
+from ingest.text import first_heading, load_jsonl, load_markdown, load_text
 from rag.documents import Document
 
 Loader = Callable[[Path, LoadOptions], Iterable["Document | RowError"]]
@@ -58,6 +58,9 @@ LOADERS: dict[str, Loader] = {
     ".webp": load_image,
 }
 ROW_FORMATS = {".jsonl", ".csv", ".tsv", ".xlsx"}
+__all__ = ["DIR_KINDS", "LOADERS", "ROW_FORMATS", "Loaded", "LoadError", "LoadOptions", "RowError", "check_file",
+           "decode_text", "first_heading", "guess_kind", "load_file", "path_doc_id", "read_file", "read_text",
+           "row_document", "source_name", "supported"]
 
 
 @dataclass

@@ -190,10 +190,11 @@ def reindex(kb: KnowledgeBase, progress: Progress | None = None, lock: bool = Tr
                 key = recorded.get(str(path.resolve()))
                 opts = LoadOptions.from_key(key, max_bytes=base.max_bytes, ocr=base.ocr) if key else base
                 jobs.append((path, opts))
-            else:
-                gone += doc_ids
+            elif str(path.resolve()) in recorded or supported(path):
+                gone += doc_ids  # its file is gone (a source that names no file, e.g. "tf5", is kept)
         kb.ledger.set_meta("dirty", "1")
         stats = _ingest(kb, jobs, [], progress, False, DEFAULT_BATCH_CHUNKS, extra_stale=gone)
+        kb.ledger.forget_files(p for p in recorded if not Path(p).exists())
         kb.rebuild_keywords()
     return stats
 

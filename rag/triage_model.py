@@ -171,6 +171,7 @@ class TriageModel:
     abstain_threshold: float = np.inf
     flags: FlagMatcher | None = None
     train_binary: object = None  # n-gram presence per training case (transposed), for coverage
+    train_density: np.ndarray | None = None  # each case's mean cosine to its 5 nearest other cases
     report: dict = field(default_factory=dict)
 
     # -- training ------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ class TriageModel:
         binary = tfidf[:n].copy()
         binary.data[:] = 1.0
         return cls(names, ids, y[:n], vectors[:n].astype(np.float32), vec, tfidf[:n], dense, char, flags=flags,
-                   train_binary=binary.T.tocsr())
+                   train_binary=binary.T.tocsr(), train_density=_density(vectors[:n].astype(np.float32)))
 
     def _cross_validate(self, data: _Data, folds: int, seed: int):
         """Out-of-fold signals for every case and fragment, and leave-one-label-out signals."""
@@ -241,7 +242,7 @@ class TriageModel:
         y, k = data.y, len(self.labels)
         folds = max(2, min(folds, int(np.bincount(y).min())))
         docs = _stratified_cap(y, CV_CAP, seed)  # bounded training time however many cases there are
-        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, 3))}
+        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, 4))}
                 for _ in range(2)]
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(docs, y[docs]):
             self._held_out(data, docs[train], docs[test], runs[0])
@@ -296,8 +297,10 @@ class TriageModel:
         }
         mix = _mix(parts)
         probs = self.calibrate(mix) if calibrated else mix
-        sims = np.column_stack([-np.sort(-dense_sims, axis=1)[:, :5].mean(axis=1), dense_sims.max(axis=1),
-                                self._coverage(tfidf)])
+        top5 = np.argsort(-dense_sims, axis=1)[:, :5]
+        top5_mean = np.take_along_axis(dense_sims, top5, axis=1).mean(axis=1)
+        sims = np.column_stack([top5_mean, dense_sims.max(axis=1), self._coverage(tfidf),
+                                top5_mean - self.train_density[top5].mean(axis=1)])
         if self.abstain_clf is not None and calibrated:
             ood = self.abstain_clf.decision_function(_ood_features(probs, sims)) - self.abstain_threshold
         else:
@@ -325,6 +328,19 @@ class TriageModel:
         return out / out.sum(axis=1, keepdims=True)
 
 
+def _density(vectors: np.ndarray, k: int = 5, block: int = 2048) -> np.ndarray:
+    """Each row's mean cosine to its k nearest other rows. A text less surrounded by cases than its
+    own nearest cases are (a negative difference) lies off the known labels: a local outlier."""
+    n = len(vectors)
+    out = np.zeros(n, dtype=np.float32)
+    k = min(k, max(n - 1, 1))
+    for i in range(0, n, block):
+        sims = vectors[i : i + block] @ vectors.T
+        sims[np.arange(len(sims)), np.arange(i, i + len(sims))] = -np.inf
+        out[i : i + block] = -np.sort(-sims, axis=1)[:, :k].mean(axis=1) if n > 1 else 0.0
+    return out
+
+
 def _stratified_cap(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     """Indices of at most ``cap`` items, every label kept in proportion (all when there are fewer)."""
     if len(y) <= cap:
@@ -343,7 +359,7 @@ def _mix(parts: dict[str, np.ndarray]) -> np.ndarray:
 
 def _ood_features(probs: np.ndarray, sims: np.ndarray) -> np.ndarray:
     """Calibrated confidence and margin, plus the similarity features (top-5 and nearest dense
-    cosine, best n-gram coverage)."""
+    cosine, best n-gram coverage, top-5 cosine relative to the neighbours' own density)."""
     srt = np.sort(probs, axis=1)
     return np.column_stack([srt[:, -1], srt[:, -1] - srt[:, -2], sims])
 

@@ -57,6 +57,10 @@ def test_instruction_like_text_is_found(text):
     "对方让我按照他的指令下载会议软件，开启屏幕共享。",
     "催收员无视所有规则半夜打电话，请处理。",
     "The collector ignored my request and the app showed a system error.",
+    "我会按要求提交材料，请尽快处理。",
+    "话术样本：“系统要求您立即验证身份，监管要求您配合注销账户。”",
+    "系统：会话已转接人工。客服机器人：请您稍候。",
+    "训练数据和模型必须合法，模型应当安全可靠。",
 ])
 def test_benign_complaints_are_not_flagged(text):
     assert guards.find_injection(text) == []

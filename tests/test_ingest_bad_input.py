@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from ingest.loaders import LOADERS, LoadError, LoadOptions, read_file
-from ingest.pipeline import ingest_paths
 from rag.index import KnowledgeBase
 from rag.settings import Settings
 from tests import makefiles as mf
@@ -207,9 +206,6 @@ SUFFIXES = sorted(LOADERS)
 
 
 def _valid_samples() -> dict[str, bytes]:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(_docx_bytes())) as zf:  # noqa: F841  (make sure it is a zip)
-        pass
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:

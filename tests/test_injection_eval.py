@@ -97,3 +97,11 @@ def test_benign_wording_passes_through_the_answer_path(text):
 
     res = injection.run_answer(row, injection.ObedientLLM(), Settings(prompts_dir=injection.ROOT / "prompts"))
     assert not res.blocked and "[S1]" in res.shown[-1]
+
+
+def test_the_figures_do_not_rest_on_the_injection_detector(monkeypatch):
+    """The detector is tuned on wording like this set's; the output checks must hold without it."""
+    monkeypatch.setattr(guards, "find_injection", lambda text: [])
+    summary = injection.run()
+    assert (summary["canary_leaks"], summary["labels_outside_set"], summary["foreign_links"]) == (0, 0, 0)
+    assert summary["benign_blocked"] == 0

@@ -8,7 +8,7 @@ import pytest
 
 from rag.service import Service
 from rag.store import WriterLock
-from tests.makefiles import docx_file, xlsx_file
+from tests.makefiles import docx_file
 from ui.kb import KBHandlers
 
 

@@ -34,7 +34,7 @@ KIND_CHOICES = [("自动识别", "auto"), ("法规", "regulation"), ("案例", "
 KIND_DIRS = {"regulation": "regulations", "case": "cases", "script": "scripts", "complaint": "complaints"}
 FILTER_CHOICES = [("全部", "")] + [(name, kind) for kind, name in KIND_NAMES.items()]
 COUNT_HEADERS = ["种类", "文档数", "片段数"]
-DOC_HEADERS = ["编号", "种类", "标题", "标签", "日期", "来源", "片段数"]
+DOC_HEADERS = ["编号", "种类", "标题", "标签", "日期", "来源文件", "片段数"]
 MAX_LIST = 500
 LOCKED = "知识库正被另一个进程写入（例如命令行导入），本次未做任何修改。请等它结束后再试。"
 
@@ -92,7 +92,7 @@ class KBHandlers:
             if allowed is not None and (d.get("access") or "public") not in allowed:
                 continue
             rows.append([d["doc_id"], _kind_name(d["kind"]), d["title"] or "", d["label"] or "", d["date"] or "",
-                         d["source"] or "", d["n_chunks"] or 0])
+                         Path(d["source"]).name if d["source"] else "", d["n_chunks"] or 0])
             if len(rows) >= MAX_LIST:
                 break
         return rows
@@ -257,7 +257,8 @@ def build(ctx: UIContext) -> None:
         with gr.Column(scale=3):
             filter_kind = gr.Dropdown(FILTER_CHOICES, value="", label="按种类筛选", elem_id="xs-kb-filter")
             docs = gr.Dataframe(headers=DOC_HEADERS, value=[], label=f"文档（最多显示 {MAX_LIST} 篇；点选一行查看片段）",
-                                interactive=False, wrap=True, elem_id="xs-kb-docs")
+                                interactive=False, wrap=True, elem_id="xs-kb-docs",
+                                column_widths=["17%", "7%", "30%", "13%", "11%", "15%", "7%"])
     with gr.Row():
         doc_id = gr.Textbox(label="文档编号（删除时可用逗号分隔多个）", scale=4, elem_id="xs-kb-docid")
         view_btn = gr.Button("查看片段", scale=1, elem_id="xs-kb-view")
