@@ -31,6 +31,16 @@ DOCS = [
     Document("case-0201", f"客户投诉被冒充客服诈骗，对方索要身份证号 {ID_CARD} 和银行卡号 {CARD}，要求转账到安全账户。",
              "case", "冒充客服诈骗投诉", {"access": "public", "label": "impersonation"}),
 ]
+# A few more labelled cases, so the triage tab has something to learn from (three per label at least).
+DOCS += [Document(f"case-03{i:02d}", text, "case", title, {"access": "public", "label": label})
+         for i, (label, title, text) in enumerate([
+             ("impersonation", "冒充客服注销校园贷", "自称平台客服来电，称校园贷账户需注销否则影响征信，要求下载会议软件屏幕共享后转账。"),
+             ("impersonation", "冒充客服安全账户", "对方冒充银行客服，称账户异常需把资金转入安全账户核验，客户转账三万元。"),
+             ("impersonation", "短信链接冒充", "收到冒用平台名义的短信链接，点击后要求填写银行卡号和验证码，随后被扣款。"),
+             ("proxy_rights", "法务公司代理投诉", "某法务公司称已获借款人全权委托，要求停止催收并全额减免利息，否则集体投诉。"),
+             ("proxy_rights", "维权中心代理退保", "维权中心代理客户要求全额退保，按退保金额收取服务费，并要求只与其联系。"),
+             ("proxy_rights", "债务规划代理", "债务规划公司以委托书代客户协商，要求停息挂账，服务费按减免部分比例收取。"),
+         ])]
 QUESTION = "青龙团伙的收款账户由谁控制？"
 
 
@@ -138,6 +148,11 @@ def test_scripted_session_leaves_no_unmasked_identifier_in_any_file(workbench):
     verdict = admin.predict(api_name="/admin_audit_verify")
     assert verdict.startswith("✅")
     _exercise_other_tabs(service)
+    import importlib.util
+
+    if importlib.util.find_spec("ui.triage"):
+        decisions = (data / "decisions.jsonl").read_text(encoding="utf-8")
+        assert decisions.count("\n") == 2 and PHONE not in decisions  # both decisions, masked
 
     written = [p for p in data.rglob("*") if p.is_file() and "store" not in p.relative_to(data).parts]
     assert any(p.name == "audit.jsonl" for p in written) and any(p.name == "app.log" for p in written)
@@ -153,27 +168,34 @@ def test_scripted_session_leaves_no_unmasked_identifier_in_any_file(workbench):
 
 
 def _exercise_other_tabs(service: Service) -> None:
-    """The other tabs' handlers, as a logged-in frontline user, where their modules exist."""
+    """The other tabs' handlers as the logged-in users call them: triage (with a recorded decision and
+    the export of decisions), a reply draft, a lead search — where those modules are installed."""
     import importlib
 
     class Request:  # what gr.Request offers the handlers: the logged-in user's name
-        username = "li"
+        def __init__(self, username: str) -> None:
+            self.username = username
 
     complaint = f"我的手机 {PHONE}，身份证 {ID_CARD}，有人自称法务公司要我交服务费代理投诉，卡号 {CARD}。"
-    for module, cls, method, args in [("ui.triage", "TriageHandlers", "classify", (complaint,)),
-                                      ("ui.draft", "DraftHandlers", "draft", (complaint,))]:
+
+    def call(module: str, cls: str, method: str, *args, user: str = "li"):
         try:
-            mod = importlib.import_module(module)
+            handlers = getattr(importlib.import_module(module), cls)(service)
         except ModuleNotFoundError:
-            continue
-        handlers = getattr(mod, cls)(service)
-        fn = getattr(handlers, method)
-        try:
-            result = fn(*args, request=Request())
-            if hasattr(result, "__next__"):
-                list(result)
-        except Exception:  # noqa: BLE001 - a tab's own failure is its own test's business; files are scanned here
-            pass
+            return None
+        result = getattr(handlers, method)(*args, request=Request(user))
+        return list(result)[-1] if hasattr(result, "__next__") else result
+
+    for user in ("li", "wang"):
+        out = call("ui.triage", "TriageHandlers", "classify", complaint, user=user)
+        if out is not None:
+            state = out[-1]
+            assert state, out[0]
+            assert "case-0200" not in str(out) or user == "wang"  # evidence narrowed to the role's access
+            call("ui.triage", "TriageHandlers", "record", state, "", "", f"已电话联系 {PHONE}", user=user)
+            call("ui.triage", "TriageHandlers", "export_cases", user=user)
+        call("ui.draft", "DraftHandlers", "draft", complaint, user=user)
+    call("ui.leads", "LeadsHandlers", "search", PHONE, user="wang")
 
 
 def test_users_file_and_audit_key_are_never_served(workbench):

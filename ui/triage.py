@@ -2,7 +2,8 @@
 and 模板投诉: a file of complaints → template campaigns with their shared passage highlighted.
 
 Staff confirm or correct each label; every decision is appended to ``<data_dir>/decisions.jsonl``
-(who, when, label, the engine's label, the text's sha256 and the text), so corrected items can be
+(who, when, label, the engine's label, the text's sha256 in base32 and the text with personal data
+masked — the file is a log), so corrected items can be
 exported as labelled cases (``python -m ingest decisions-cases.jsonl --kind case``) or eval items.
 """
 
@@ -23,7 +24,9 @@ import pandas as pd
 from rag.service import Service
 from rag.triage import TriageResult, TriageUnavailable, label_name
 from rag.views import KIND_NAMES, highlight
-from ui.context import UIContext
+from rag.audit import b32
+from rag.pii import mask
+from ui.context import UIContext, guarded, visible_doc_ids
 
 MAX_TEXT = 5000
 MAX_BATCH = 5000
@@ -100,7 +103,8 @@ class TriageHandlers:
         except TriageUnavailable:
             return []
 
-    def classify(self, text: str):
+    @guarded("triage.run")
+    def classify(self, text: str, request: gr.Request | None = None):
         """→ (verdict markdown, scores frame, highlighted text, evidence HTML, state)."""
         text = (text or "").strip()
         if not text:
@@ -111,11 +115,14 @@ class TriageHandlers:
             result = self.service.triage.classify(text)
         except TriageUnavailable as exc:
             return str(exc), scores_frame(None), "", evidence_html(None), None
+        seen = set(visible_doc_ids(self.service, [e.doc_id for e in result.evidence]))  # the role's access levels
+        result.evidence = [e for e in result.evidence if e.doc_id in seen]
         marked = f'<div class="xs-src"><p>{highlight(text, result.red_flags)}</p></div>'
         state = {"text": text, "label": result.label, "abstain": result.abstain, "confidence": result.confidence}
         return verdict_markdown(result), scores_frame(result), marked, evidence_html(result), state
 
-    def classify_file(self, path: str | None, text_field: str = "text"):
+    @guarded("triage.run")
+    def classify_file(self, path: str | None, text_field: str = "text", request: gr.Request | None = None):
         """→ (table, export file path, status)."""
         from rag.cli import CLIError
         from rag.cli_triage import read_rows
@@ -146,7 +153,9 @@ class TriageHandlers:
         status = f"完成 {len(rows)} 条，用时 {seconds:.1f} 秒（{len(rows) / max(seconds, 1e-9):.1f} 条/秒），转人工 {n_abstain} 条。"
         return table, str(out), status
 
-    def campaigns(self, path: str | None, text_field: str = "text", min_size: float = 3):
+    @guarded("triage.run")
+    def campaigns(self, path: str | None, text_field: str = "text", min_size: float = 3,
+                  request: gr.Request | None = None):
         """→ (clusters HTML, JSON export path, status)."""
         from rag.campaigns import Complaint, find_campaigns
         from rag.cli import CLIError
@@ -166,9 +175,10 @@ class TriageHandlers:
         status = (f"{len(items)} 条投诉，发现 {len(found)} 个模板投诉群（用时 {time.perf_counter() - start:.1f} 秒）。")
         return campaigns_html(found, {i.id: i.text for i in items}), str(out), status
 
+    @guarded("triage.run")
     def record(self, state: dict[str, Any] | None, decided: str, who: str, note: str = "",
                request: gr.Request | None = None) -> str:
-        """Append a confirm / correct decision to decisions.jsonl."""
+        """Append a confirm / correct decision to decisions.jsonl (personal data masked: it is a log)."""
         if not state:
             return "请先研判一条投诉。"
         user = getattr(request, "username", None) or (who or "").strip()
@@ -181,8 +191,8 @@ class TriageHandlers:
             "who": user, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "label": decided,
             "original_label": state["label"], "original_abstain": state["abstain"],
             "action": "confirm" if decided == state["label"] else "correct",
-            "text_sha256": hashlib.sha256(state["text"].encode("utf-8")).hexdigest(),
-            "text": state["text"], "note": (note or "").strip()[:500],
+            "text_hash": b32(hashlib.sha256(state["text"].encode("utf-8")).digest()),
+            "text": mask(state["text"]), "note": mask((note or "").strip()[:500]),
         }
         self.decisions.parent.mkdir(parents=True, exist_ok=True)
         with open(self.decisions, "a", encoding="utf-8") as f:
@@ -190,7 +200,8 @@ class TriageHandlers:
         verb = "已确认" if row["action"] == "confirm" else f"已更正为 {label_name(decided)}"
         return f"{verb}（{user}，{row['when']}），已记录到 {self.decisions.name}。"
 
-    def export_cases(self) -> tuple[str | None, str]:
+    @guarded("triage.run")
+    def export_cases(self, request: gr.Request | None = None) -> tuple[str | None, str]:
         """Decisions as labelled cases (JSONL, kind=case), newest decision per text wins."""
         if not self.decisions.exists():
             return None, "还没有任何研判记录。"
@@ -199,7 +210,7 @@ class TriageHandlers:
             for line in f:
                 if line.strip():
                     row = json.loads(line)
-                    latest[row["text_sha256"]] = row
+                    latest[row.get("text_hash") or row.get("text_sha256")] = row
         out = Path(tempfile.mkdtemp(prefix="xs-decisions-")) / "decisions-cases.jsonl"
         with open(out, "w", encoding="utf-8") as f:
             for sha, row in latest.items():
