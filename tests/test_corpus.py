@@ -159,8 +159,8 @@ def test_every_eval_set_has_unique_ids_and_known_documents(docs_by_id):
 
 def test_retrieval_set(docs_by_id):
     rows = load_set("retrieval.jsonl")
-    assert len(rows) >= 75
-    assert {r["kind"] for r in rows} == {"regulation", "script"}
+    assert len(rows) >= 100
+    assert {r["kind"] for r in rows} == {"regulation", "script", "case"}  # all three kinds
     problems = [f"{r.get('id')}: {e}" for r in rows for e in cc.validate_retrieval_row(r, docs_by_id)]
     assert not problems, report(problems)
 

@@ -295,8 +295,8 @@ def validate_retrieval_row(row: dict, docs_by_id: dict) -> list[str]:
     if not (isinstance(relevant, list) and relevant):
         errors.append("relevant must be a non-empty list of document ids")
         return errors
-    if row.get("kind") not in ("regulation", "script"):
-        errors.append(f"kind {row.get('kind')!r} must be regulation or script")
+    if row.get("kind") not in ("regulation", "script", "case"):
+        errors.append(f"kind {row.get('kind')!r} must be regulation, script or case")
     for doc_id in relevant:
         doc = docs_by_id.get(doc_id)
         if doc is None:
