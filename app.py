@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from rag.auth import PERMISSIONS, bootstrap_admin  # noqa: E402
-from rag.pii import install_log_masking  # noqa: E402
+from rag.pii import MaskingFilter  # noqa: E402
 from rag.ratelimit import RateLimiter  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings, load_settings  # noqa: E402
@@ -120,15 +120,18 @@ def configure_logging(settings: Settings) -> None:
     folder = settings.data_dir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
+    ours: list[logging.Handler] = []
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
         handler = logging.handlers.RotatingFileHandler(folder / "app.log", maxBytes=10_000_000, backupCount=5,
                                                        encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        ours.append(handler)
     if not any(type(h) is logging.StreamHandler for h in root.handlers):
-        root.addHandler(logging.StreamHandler())
+        ours.append(logging.StreamHandler())
+    for handler in ours:
+        handler.addFilter(MaskingFilter())
+        root.addHandler(handler)
     root.setLevel(logging.INFO)
-    install_log_masking()
 
 
 def launch_options(settings: Settings) -> dict:

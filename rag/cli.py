@@ -186,11 +186,12 @@ def _load_plugins() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    before = list(logging.getLogger().handlers)
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:  # personal data never reaches a log unmasked (rag.pii)
-        if handler not in before:
-            handler.addFilter(MaskingFilter())
+    added = [h for h in root.handlers if h not in before]
+    for handler in added:  # personal data never reaches a log unmasked (rag.pii)
+        handler.addFilter(MaskingFilter())
     try:
         return _COMMANDS[args.command][1](args)
     except KeyboardInterrupt:
@@ -202,3 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc) if isinstance(exc, CLIError) or str(exc) else type(exc).__name__
         print(f"错误：{msg}", file=sys.stderr)
         return 1
+    finally:
+        for handler in added:  # main() may run inside another program (tests): leave its logging as found
+            root.removeHandler(handler)

@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _bm25s():
+    """Import bm25s, which turns its own logger to DEBUG on import; keep it quiet."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[a-z0-9_@.\-]+")
@@ -60,8 +67,7 @@ class KeywordIndex:
         return len(self.ids)
 
     def build(self, ids: list[str], texts: list[str]) -> None:
-        import bm25s
-
+        bm25s = _bm25s()
         if len(ids) != len(texts):
             raise ValueError("ids and texts differ in length")
         index = bm25s.BM25(k1=self.k1, b=self.b)
@@ -91,8 +97,7 @@ class KeywordIndex:
 
     def load(self) -> bool:
         """Load the saved index; False when there is none yet."""
-        import bm25s
-
+        bm25s = _bm25s()
         ids_file = self.directory / "ids.json"
         if not ids_file.exists():
             return False

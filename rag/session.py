@@ -155,7 +155,8 @@ class UserSession:
             raise
         outcome = "fallback" if answer.backend == "offline" and answerer.llm is not None else "ok"
         self.record("qa.ask", input=question, output=answer.answer, doc_ids=[h.doc_id for h in answer.sources],
-                    prompt=answer.prompt or answerer.prompt.stamp(), backend=answer.backend, outcome=outcome,
+                    prompt=answer.prompt or (answerer.prompt.stamp() if answerer.llm else None),  # sent, or none
+                    backend=answer.backend, outcome=outcome,
                     detail="；".join(answer.notes))
         shown = self.show(answer)
         yield shown.answer, shown

@@ -54,8 +54,14 @@ def assert_offline_with(text: str, status: str, message: str) -> None:
 
 def test_a_good_reply_is_shown(openai_server, make_handlers):
     openai_server.script(Reply("不能付费删除真实的逾期记录。[S1]"))
-    text, status, _ = ask(make_handlers())
+    h = make_handlers()
+    text, status, _ = ask(h)
     assert text == "不能付费删除真实的逾期记录。[S1]" and status.startswith("完成")
+    (entry,) = h.service.audit.entries()
+    assert (entry["action"], entry["outcome"], entry["backend"], entry["model"], entry["prompt"]) == (
+        "qa.ask", "ok", "openai:test-model", "test-model", "answer@v1")
+    assert "reg-003" in entry["doc_ids"] and entry["input_hash"] == h.service.audit.fingerprint(QUESTION)
+    assert entry["output_hash"] == h.service.audit.fingerprint(text)
 
 
 def test_429_with_retry_after_is_retried_then_reported(openai_server, make_handlers):

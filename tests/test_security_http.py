@@ -74,7 +74,7 @@ def workbench(tmp_path_factory):
         yield url, service, data
     finally:
         demo.close()
-        for h in logging.getLogger().handlers:
+        for h in list(logging.getLogger().handlers):
             if h not in root_handlers:
                 logging.getLogger().removeHandler(h)
                 h.close()

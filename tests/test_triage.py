@@ -285,7 +285,7 @@ def test_workbench_handlers_highlight_record_and_export(service, tmp_path):
     rows = [json.loads(line) for line in h.decisions.read_text(encoding="utf-8").splitlines()]
     assert [(r["who"], r["action"], r["label"], r["original_label"]) for r in rows] == [
         ("张三", "confirm", "credit_repair", "credit_repair"), ("李四", "correct", "legit_complaint", "credit_repair")]
-    assert len(rows[0]["text_sha256"]) == 64 and rows[0]["when"]
+    assert len(rows[0]["text_hash"]) == 52 and rows[0]["when"]  # sha256 in base32: no digit run reads as a phone
     path, status = h.export_cases()
     exported = [json.loads(line) for line in open(path, encoding="utf-8")]
     assert len(exported) == 1 and exported[0]["label"] == "legit_complaint" and exported[0]["kind"] == "case"

@@ -129,3 +129,22 @@ def test_visible_doc_ids(service):
     assert visible_doc_ids(service, ["case-1", "case-2"]) == ["case-1", "case-2"]
     with acting_as(Principal("li", "frontline")):
         assert visible_doc_ids(service, ["case-1", "case-2", "nope"]) == ["case-2"]
+
+
+def test_every_handler_the_page_wires_checks_a_permission(service):
+    """Walk the built page: each event bound to a tab handler method must be a guarded one."""
+    import inspect
+
+    import app
+
+    demo = app.build_app(service)
+    unguarded = []
+    for block_fn in demo.fns.values():
+        fn = block_fn.fn
+        owner = getattr(fn, "__self__", None)
+        if inspect.ismethod(fn) and type(owner).__name__.endswith("Handlers") and not hasattr(fn, "xs_permission"):
+            unguarded.append(f"{type(owner).__name__}.{fn.__name__}")
+        if getattr(fn, "__name__", "") == "<lambda>":
+            names = fn.__code__.co_names
+            assert not any(n in names for n in ("service", "kb", "search", "classify", "draft")), fn
+    assert unguarded == []

@@ -127,6 +127,7 @@ def guarded(permission: str, *, audit: bool = True) -> Callable:
                     raise
                 end(session, args, kwargs, last, retrieved)
 
+            stream.xs_permission = permission  # type: ignore[attr-defined]
             return stream
 
         @functools.wraps(fn)
@@ -144,6 +145,7 @@ def guarded(permission: str, *, audit: bool = True) -> Callable:
             end(session, args, kwargs, result, retrieved)
             return shown(session, result)
 
+        call.xs_permission = permission  # type: ignore[attr-defined]
         return call
 
     return decorate

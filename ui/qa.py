@@ -59,6 +59,9 @@ class QAHandlers:
                 yield history, sources_html(answer.sources, cited_numbers(answer.answer)), status
 
 
+QAHandlers.ask.xs_permission = "qa.ask"  # type: ignore[attr-defined]  # checked inside, by UserSession.ask_stream
+
+
 def build(ctx: UIContext) -> None:
     h = QAHandlers(ctx.service)
     with gr.Row():
