@@ -7,6 +7,7 @@ screenshot to ``XS_SCREENSHOT_DIR`` (default ``artifacts/screenshots/``).
 
 from __future__ import annotations
 
+from pathlib import Path
 import csv
 import re
 
@@ -255,7 +256,8 @@ def test_evals_runs_a_set_and_shows_metrics_and_charts(page, shoot):
     choose(page, "xs-eval-a", "当前版本")
     page.locator("#xs-eval-run").click()
     status = page.locator("#xs-eval-status")
-    expect(status).to_contain_text("/91", timeout=30_000)  # progress while the set runs
+    n_questions = sum(1 for line in open(Path(__file__).resolve().parents[2] / "evals" / "sets" / "retrieval.jsonl", encoding="utf-8") if line.strip())
+    expect(status).to_contain_text(f"/{n_questions}", timeout=30_000)  # progress while the set runs
     expect(status).to_contain_text("门槛", timeout=120_000)
     expect(status).to_contain_text("由通过变为失败 0 条，由失败变为通过 0 条")
     expect(first_row(page, "xs-eval-table")).to_be_visible()
