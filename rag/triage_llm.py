@@ -50,7 +50,7 @@ def ask_llm(service, prompt_ref: str, text: str, labels: list[str], evidence) ->
         from rag.pii import Masker
 
         masker = Masker()
-    hide = masker.mask if masker else (lambda s: s)
+    hide = (lambda s: guards.fence(masker.mask(s))) if masker else guards.fence  # data, never markup
     variables = {
         "labels": [{"code": code, "name": LABEL_INFO.get(code, (code, ""))[0], "description": DESCRIPTIONS.get(code, "")}
                    for code in labels],

@@ -25,6 +25,12 @@ def test_shipped_prompts_load_and_render():
     assert len(p.sha256) == 64
 
 
+@pytest.mark.parametrize("task", ["answer", "triage", "draft", "leads"])
+def test_every_active_prompt_carries_a_canary_in_its_system_text(task):
+    p = load_prompt(task, ROOT / "prompts")
+    assert "canary" in p.spec.variables and "{{ canary }}" in p.spec.system
+
+
 def test_active_version_and_explicit_override(tmp_path):
     write(tmp_path, "demo", 1, GOOD.format(v=1))
     write(tmp_path, "demo", 2, GOOD.format(v=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -195,6 +196,23 @@ def test_invalid_llm_votes_never_get_through(service, reply, error):
     assert error in result.signals["llm"]["error"]
     assert result.label == offline.label and result.scores == offline.scores and result.backend == "offline"
     assert set(result.scores) == set(POOLS)
+
+
+def test_a_reply_that_leaks_the_system_prompts_canary_is_discarded(service):
+    def leak(messages):  # an obedient model that repeats its hidden marker inside a valid vote
+        canary = re.search(r"XS-[A-Z]+-[0-9a-f]+|内部标记：(\S+?)（", messages[0]["content"])
+        assert canary, "the active triage prompt carries no canary"
+        marker = canary.group(1) or canary.group(0)
+        return json.dumps({"label": "impersonation", "confidence": 0.9, "red_flags": [], "reason": marker})
+
+    llm = FakeLLM(leak)
+    svc = llm_service(service, llm)
+    offline = service.triage.classify(COMPLAINT)
+    result = svc.triage.classify(COMPLAINT)
+    llm.assert_done()
+    assert "内部标记" in result.signals["llm"]["error"]
+    assert result.scores == offline.scores and result.backend == "offline"
+    assert result.prompt["prompt_version"] == 2
 
 
 def test_llm_unknown_means_abstain(service):
