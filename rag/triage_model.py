@@ -31,6 +31,10 @@ PARTS = ("dense", "char", "knn_dense", "knn_keyword", "red_flags")
 WEIGHTS = {"dense": 0.3, "char": 0.15, "knn_dense": 0.15, "knn_keyword": 0.3, "red_flags": 0.1}
 K_NEIGHBOURS = 7
 MIN_CONFIDENCE = 0.35  # below this calibrated probability an item always abstains
+FRAGMENTS_PER_CASE = 1
+SHORT_BAND = True
+SHORT_CHARS = 120
+SIM_FEATURES = 5
 CV_CAP = 1200  # cases used for calibration and abstention tuning (stratified sample beyond that)
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -95,8 +99,9 @@ def knn_votes(sims: np.ndarray, train_y: np.ndarray, n_labels: int, k: int = K_N
     return votes, top
 
 
-def fragments(texts: list[str], seed: int = 0, min_chars: int = 80) -> tuple[np.ndarray, list[str]]:
-    """One short fragment (one or two consecutive sentences) of every text of at least ``min_chars``."""
+def fragments(texts: list[str], seed: int = 0, min_chars: int = 80, per_text: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Up to ``per_text`` short fragments (one or two consecutive sentences) of every text of at
+    least ``min_chars``."""
     import random
 
     from rag.chunking import split_sentences
@@ -106,11 +111,16 @@ def fragments(texts: list[str], seed: int = 0, min_chars: int = 80) -> tuple[np.
         sentences = [s for s in split_sentences(text) if len(s) >= 8]
         if len(text) < min_chars or len(sentences) < 2:
             continue
-        rng = random.Random(f"{seed}:{text}")  # a case always gives the same fragment
-        start = rng.randrange(len(sentences))
-        frag = "".join(sentences[start : start + rng.choice((1, 2))])[:160]
-        parents.append(i)
-        out.append(frag)
+        rng = random.Random(f"{seed}:{text}")  # a case always gives the same fragments
+        seen = set()
+        for _ in range(per_text or FRAGMENTS_PER_CASE):
+            start = rng.randrange(len(sentences))
+            frag = "".join(sentences[start : start + rng.choice((1, 2))])[:160]
+            if frag in seen:
+                continue
+            seen.add(frag)
+            parents.append(i)
+            out.append(frag)
     return np.asarray(parents, dtype=int), out
 
 
@@ -169,6 +179,7 @@ class TriageModel:
     temperature: float = 1.0
     abstain_clf: object = None
     abstain_threshold: float = np.inf
+    short_threshold: float | None = None  # for texts under SHORT_CHARS, set on the fragments
     flags: FlagMatcher | None = None
     train_binary: object = None  # n-gram presence per training case (transposed), for coverage
     train_density: np.ndarray | None = None  # each case's mean cosine to its 5 nearest other cases
@@ -242,7 +253,7 @@ class TriageModel:
         y, k = data.y, len(self.labels)
         folds = max(2, min(folds, int(np.bincount(y).min())))
         docs = _stratified_cap(y, CV_CAP, seed)  # bounded training time however many cases there are
-        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, 4))}
+        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, SIM_FEATURES))}
                 for _ in range(2)]
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(docs, y[docs]):
             self._held_out(data, docs[train], docs[test], runs[0])
@@ -281,6 +292,8 @@ class TriageModel:
         # The rate is set on whole cases: fragments teach the rule what short texts look like, but
         # counting them here would make it abstain far less often than asked on real complaints.
         self.abstain_threshold = float(np.quantile(scores[: oof["docs"]], 1.0 - abstain_rate))
+        if SHORT_BAND and len(scores) > oof["docs"]:
+            self.short_threshold = float(np.quantile(scores[oof["docs"]:], 1.0 - abstain_rate))
         loco_scores = self.abstain_clf.decision_function(novel) if len(novel) else np.zeros(0)
         self.report = {"cv_abstain_known": float((scores > self.abstain_threshold).mean()),
                        "cv_abstain_novel": float((loco_scores > self.abstain_threshold).mean())}
@@ -303,9 +316,13 @@ class TriageModel:
         top5 = np.argsort(-dense_sims, axis=1)[:, :5]
         top5_mean = np.take_along_axis(dense_sims, top5, axis=1).mean(axis=1)
         sims = np.column_stack([top5_mean, dense_sims.max(axis=1), self._coverage(tfidf),
-                                top5_mean - self.train_density[top5].mean(axis=1)])
+                                top5_mean - self.train_density[top5].mean(axis=1),
+                                np.log1p([len(t) for t in texts])][:SIM_FEATURES + 0])
         if self.abstain_clf is not None and calibrated:
-            ood = self.abstain_clf.decision_function(_ood_features(probs, sims)) - self.abstain_threshold
+            threshold = np.full(n, self.abstain_threshold)
+            if self.short_threshold is not None:
+                threshold[np.array([len(t) < SHORT_CHARS for t in texts], dtype=bool)] = self.short_threshold
+            ood = self.abstain_clf.decision_function(_ood_features(probs, sims)) - threshold
         else:
             ood = np.zeros(n)
         abstain = (ood > 0) | (probs.max(axis=1) < MIN_CONFIDENCE)
