@@ -186,7 +186,8 @@ def bench_search(settings: Settings, queries: list[str], modes=("hybrid", "dense
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
     print(f"\n{title}")
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    cells = [[f"{x:.3f}" if isinstance(x, float) else str(x) for x in row] for row in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *cells)]
     print("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
-    for row in rows:
-        print("  ".join((f"{x:.3f}" if isinstance(x, float) else str(x)).ljust(w) for x, w in zip(row, widths)))
+    for row in cells:
+        print("  ".join(x.ljust(w) for x, w in zip(row, widths)))

@@ -183,3 +183,17 @@ def test_eval_questions_are_not_copied_from_the_documents(docs_by_id):
                 if share > 0.6:
                     problems.append(f"{row['id']}: {share:.2f} of its shingles come from {doc_id}")
     assert not problems, report(problems)
+
+
+def test_triage_set_items_are_not_in_the_knowledge_base(docs_by_id):
+    """The triage model learns from the corpus; an eval item that is (nearly) a corpus document
+    would be scored on its own training text. Same rule as between documents: over half of the
+    item's 5-character shingles inside one case or script fails."""
+    docs = [(doc_id, cc.shingles(d["text"])) for doc_id, d in docs_by_id.items() if d.get("kind") != "regulation"]
+    problems = []
+    for row in load_set("triage.jsonl"):
+        item = cc.shingles(row["text"])
+        worst = max(((cc.overlap(item, s), doc_id) for doc_id, s in docs), default=(0.0, ""))
+        if worst[0] > 0.5:
+            problems.append(f"{row['id']}: {worst[0]:.2f} of its shingles are in {worst[1]}")
+    assert not problems, report(problems)
