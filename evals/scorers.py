@@ -188,7 +188,7 @@ def identifier_key(entity: dict[str, Any]) -> tuple[str, str]:
 def score_leads(case: dict[str, Any], output: dict[str, Any]) -> dict[str, float]:
     """Identifiers found vs listed (types the cases list), and whether the case sits with its gang."""
     found = {identifier_key(e) for e in output.get("entities", []) if e["type"] in IDENTIFIER_TYPES}
-    listed = {identifier_key(e) for e in case.get("identifiers", [])}
+    listed = {identifier_key(e) for e in case.get("identifiers", []) if e["type"] in IDENTIFIER_TYPES}  # amounts, dates: facts, not links
     tp = len(found & listed)
     mates = set(output.get("mates", []))
     expected_mates = set(case.get("gang_members", [])) - {case["id"]}

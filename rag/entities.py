@@ -206,17 +206,20 @@ _TLDS = (
 # Only ASCII runs can be URL characters, so a CJK character or Chinese punctuation ends a URL;
 # the closing look-behind drops trailing ASCII punctuation ("见 http://a.cn/x.").
 _URL_CHARS = r"[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]"
+# Defanged links, as analysts write them (hxxps://bad[.]top), are links too.
+_DOT = r"(?:\.|\[\.\])"
 _URL = re.compile(
     rf"""(?:
-        (?:https?://|(?<![A-Za-z0-9@._-])www\.){_URL_CHARS}+
-      | (?<![A-Za-z0-9@._%+*/-])[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9][A-Za-z0-9-]*)*
-        \.(?:{_TLDS})(?![A-Za-z0-9-])(?:/{_URL_CHARS}*)?
+        (?:h[tx]{{2}}ps?://|(?<![A-Za-z0-9@._-])www{_DOT})(?:\[\.\]|{_URL_CHARS})+
+      | (?<![A-Za-z0-9@._%+*/-])[A-Za-z0-9][A-Za-z0-9-]*(?:{_DOT}[A-Za-z0-9][A-Za-z0-9-]*)*
+        {_DOT}(?:{_TLDS})(?![A-Za-z0-9-])(?:/{_URL_CHARS}*)?
     )(?<![.,;:!?'*])""",
     re.ASCII | re.VERBOSE | re.IGNORECASE,
 )
 
 
 def _normalize_url(s: str) -> str:
+    s = re.sub(r"^hxxp", "http", s.replace("[.]", "."), flags=re.IGNORECASE)  # refanged
     s = re.sub(r"^(?:https?://)?(?:www\.)?", "", s, flags=re.IGNORECASE).rstrip("/")
     host, slash, path = s.partition("/")
     return host.lower() + slash + path  # paths stay as written: short links are case-sensitive

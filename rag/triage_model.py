@@ -13,7 +13,9 @@ complaints come in every length. Their weighted mixture is temperature-calibrate
 predictions. Abstention is tuned the same way: cross-validation gives known items, and
 leave-one-label-out (each label in turn removed from training) simulates a scam type the cases do
 not contain; a small logistic model over confidence, margin, nearest-case cosine and n-gram
-coverage separates the two, its threshold set so that about ``abstain_rate`` of known items abstain.
+coverage separates the two, its threshold set so that about ``abstain_rate`` of known items abstain,
+in each of two length bands (under ``SHORT_CHARS``, and longer): a one-line complaint sits further
+from every case than a case file does, and one threshold would send most of them to a person.
 Nothing outside the training cases is used for any of it.
 """
 
@@ -32,9 +34,8 @@ WEIGHTS = {"dense": 0.3, "char": 0.15, "knn_dense": 0.15, "knn_keyword": 0.3, "r
 K_NEIGHBOURS = 7
 MIN_CONFIDENCE = 0.35  # below this calibrated probability an item always abstains
 FRAGMENTS_PER_CASE = 1
-SHORT_BAND = True
 SHORT_CHARS = 120
-SIM_FEATURES = 5
+N_SIMS = 5  # similarity features of the abstention rule (Signals.sims)
 CV_CAP = 1200  # cases used for calibration and abstention tuning (stratified sample beyond that)
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -161,7 +162,7 @@ class Signals:
     parts: dict[str, np.ndarray]  # each signal's own distribution
     dense_sims: np.ndarray  # n × training cases (cosine)
     keyword_sims: np.ndarray  # n × training cases (TF-IDF cosine)
-    sims: np.ndarray  # n × 3 similarity features of the abstention rule
+    sims: np.ndarray  # n × N_SIMS similarity features of the abstention rule
     ood: np.ndarray  # abstention score (higher = less like any known label)
     abstain: np.ndarray  # bool
 
@@ -179,10 +180,11 @@ class TriageModel:
     temperature: float = 1.0
     abstain_clf: object = None
     abstain_threshold: float = np.inf
-    short_threshold: float | None = None  # for texts under SHORT_CHARS, set on the fragments
+    short_threshold: float | None = None  # for texts under SHORT_CHARS: set on short cases and fragments
     flags: FlagMatcher | None = None
     train_binary: object = None  # n-gram presence per training case (transposed), for coverage
     train_density: np.ndarray | None = None  # each case's mean cosine to its 5 nearest other cases
+    train_class_density: np.ndarray | None = None  # the same, among the cases of its own label
     report: dict = field(default_factory=dict)
 
     # -- training ------------------------------------------------------------------------------
@@ -244,7 +246,8 @@ class TriageModel:
         binary = tfidf[:n].copy()
         binary.data[:] = 1.0
         return cls(names, ids, y[:n], vectors[:n].astype(np.float32), vec, tfidf[:n], dense, char, flags=flags,
-                   train_binary=binary.T.tocsr(), train_density=_density(vectors[:n].astype(np.float32)))
+                   train_binary=binary.T.tocsr(), train_density=_density(vectors[:n].astype(np.float32)),
+                   train_class_density=_class_density(vectors[:n].astype(np.float32), y[:n]))
 
     def _cross_validate(self, data: _Data, folds: int, seed: int):
         """Out-of-fold signals for every case and fragment, and leave-one-label-out signals."""
@@ -253,7 +256,7 @@ class TriageModel:
         y, k = data.y, len(self.labels)
         folds = max(2, min(folds, int(np.bincount(y).min())))
         docs = _stratified_cap(y, CV_CAP, seed)  # bounded training time however many cases there are
-        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, SIM_FEATURES))}
+        runs = [{"parts": {p: np.zeros((data.size, k)) for p in PARTS}, "sims": np.zeros((data.size, N_SIMS))}
                 for _ in range(2)]
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(docs, y[docs]):
             self._held_out(data, docs[train], docs[test], runs[0])
@@ -266,6 +269,7 @@ class TriageModel:
             run["parts"] = {p: v[rows] for p, v in run["parts"].items()}
             run["sims"], run["mix"], run["y"] = run["sims"][rows], _mix(run["parts"]), data.all_y[rows]
             run["docs"] = len(docs)  # rows before this are whole cases, the rest their fragments
+            run["length"] = np.array([len(data.all_texts[i]) for i in rows])
         return runs
 
     def _held_out(self, data: _Data, train, test, out) -> None:
@@ -289,14 +293,20 @@ class TriageModel:
             return
         self.abstain_clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, t, sample_weight=w)
         scores = self.abstain_clf.decision_function(known)
-        # The rate is set on whole cases: fragments teach the rule what short texts look like, but
-        # counting them here would make it abstain far less often than asked on real complaints.
-        self.abstain_threshold = float(np.quantile(scores[: oof["docs"]], 1.0 - abstain_rate))
-        if SHORT_BAND and len(scores) > oof["docs"]:
-            self.short_threshold = float(np.quantile(scores[oof["docs"]:], 1.0 - abstain_rate))
         loco_scores = self.abstain_clf.decision_function(novel) if len(novel) else np.zeros(0)
-        self.report = {"cv_abstain_known": float((scores > self.abstain_threshold).mean()),
-                       "cv_abstain_novel": float((loco_scores > self.abstain_threshold).mean())}
+        # The rate holds per length band: a one-line complaint sits further from every case than a
+        # case file does, so one threshold for all lengths would route most short complaints to a
+        # person. Short rows are the short cases and the fragments of the long ones.
+        short = oof["length"] < SHORT_CHARS
+        long_rows = scores[~short] if (~short).any() else scores
+        self.abstain_threshold = float(np.quantile(long_rows, 1.0 - abstain_rate))
+        if short.sum() >= 20:
+            self.short_threshold = float(np.quantile(scores[short], 1.0 - abstain_rate))
+        novel_short = loco["length"][loco["sims"].any(axis=1)] < SHORT_CHARS
+        known_cut = np.where(short, self.short_threshold or self.abstain_threshold, self.abstain_threshold)
+        novel_cut = np.where(novel_short, self.short_threshold or self.abstain_threshold, self.abstain_threshold)
+        self.report = {"cv_abstain_known": float((scores > known_cut).mean()),
+                       "cv_abstain_novel": float((loco_scores > novel_cut).mean()) if len(novel) else 0.0}
 
     # -- inference -----------------------------------------------------------------------------
     def signals(self, vectors: np.ndarray, texts: list[str], calibrated: bool = True) -> Signals:
@@ -317,7 +327,7 @@ class TriageModel:
         top5_mean = np.take_along_axis(dense_sims, top5, axis=1).mean(axis=1)
         sims = np.column_stack([top5_mean, dense_sims.max(axis=1), self._coverage(tfidf),
                                 top5_mean - self.train_density[top5].mean(axis=1),
-                                np.log1p([len(t) for t in texts])][:SIM_FEATURES + 0])
+                                self._class_density_gap(dense_sims, mix.argmax(axis=1))])
         if self.abstain_clf is not None and calibrated:
             threshold = np.full(n, self.abstain_threshold)
             if self.short_threshold is not None:
@@ -327,6 +337,21 @@ class TriageModel:
             ood = np.zeros(n)
         abstain = (ood > 0) | (probs.max(axis=1) < MIN_CONFIDENCE)
         return Signals(probs, parts, dense_sims, keyword_sims, sims, ood, abstain)
+
+    def _class_density_gap(self, dense_sims: np.ndarray, pred: np.ndarray, k: int = 5) -> np.ndarray:
+        """How much less the text is surrounded by cases of its predicted label than those cases are
+        by each other: a new scam type forced onto a known label sits at that label's edge."""
+        out = np.zeros(len(pred), dtype=np.float32)
+        for label in np.unique(pred):
+            rows, members = np.flatnonzero(pred == label), np.flatnonzero(self.train_y == label)
+            if not len(members):
+                continue
+            kk = min(k, len(members))
+            sub = dense_sims[np.ix_(rows, members)]
+            top = np.argpartition(-sub, kk - 1, axis=1)[:, :kk]
+            near = np.take_along_axis(sub, top, axis=1).mean(axis=1)
+            out[rows] = near - self.train_class_density[members[top]].mean(axis=1)
+        return out
 
     def _coverage(self, tfidf) -> np.ndarray:
         """Best share of the text's n-grams (idf-weighted) that one training case contains: unlike
@@ -361,6 +386,15 @@ def _density(vectors: np.ndarray, k: int = 5, block: int = 2048) -> np.ndarray:
     return out
 
 
+def _class_density(vectors: np.ndarray, y: np.ndarray, k: int = 5) -> np.ndarray:
+    """Each row's mean cosine to its k nearest other rows of the same label."""
+    out = np.zeros(len(vectors), dtype=np.float32)
+    for label in np.unique(y):
+        members = np.flatnonzero(y == label)
+        out[members] = _density(vectors[members], k)
+    return out
+
+
 def _stratified_cap(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
     """Indices of at most ``cap`` items, every label kept in proportion (all when there are fewer)."""
     if len(y) <= cap:
@@ -379,7 +413,8 @@ def _mix(parts: dict[str, np.ndarray]) -> np.ndarray:
 
 def _ood_features(probs: np.ndarray, sims: np.ndarray) -> np.ndarray:
     """Calibrated confidence and margin, plus the similarity features (top-5 and nearest dense
-    cosine, best n-gram coverage, top-5 cosine relative to the neighbours' own density)."""
+    cosine, best n-gram coverage, top-5 cosine relative to the neighbours' own density, and to the
+    density of the predicted label's own cases)."""
     srt = np.sort(probs, axis=1)
     return np.column_stack([srt[:, -1], srt[:, -1] - srt[:, -2], sims])
 

@@ -134,6 +134,8 @@ CASES = [
     ("网址www.fawu.top/ab，", [("url", "fawu.top/ab")]),
     ("登录abc-fawu.com申请", [("url", "abc-fawu.com")]),
     ("点击 XXX.CN 领取", [("url", "xxx.cn")]),
+    ("分析报告写作 hxxps://chxf-vip[.]top/dl，勿点", [("url", "chxf-vip.top/dl")]),  # defanged, as analysts write it
+    ("域名 chenghu-jk[.]vip 已封", [("url", "chenghu-jk.vip")]),
     ("链接HTTPS://Fawu.VIP/Path.", [("url", "fawu.vip/Path")]),
     ("短链t.cn/A6xYz9k点开", [("url", "t.cn/A6xYz9k")]),
     # org
