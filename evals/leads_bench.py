@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from evals.scorers import IDENTIFIER_TYPES
+
 ROOT = Path(__file__).resolve().parent.parent
 SETS = ROOT / "evals" / "sets"
 BENCH_KEY = "bench-alliance-key-0123456789"
@@ -95,7 +97,7 @@ def canon(kind: str, value: str) -> tuple[str, str]:
         if kind == "mobile" and len(v) == 13 and v.startswith("86"):
             v = v[2:]
     elif kind == "url":
-        v = re.sub(r"^(?:[a-z]+://)?(?:www\.)?", "", v).rstrip("/")
+        v = re.sub(r"^(?:[a-z]+://)?(?:www\.)?", "", v.replace("[.]", ".")).rstrip("/")  # refanged
     return kind, v
 
 
@@ -121,10 +123,10 @@ def bench_leads(set_path: Path = SETS / "leads.jsonl", gangs_path: Path = SETS /
         if got != want:
             misses.append((row["id"], sorted(got - want), sorted(want - got)))
     c_tp = c_fp = c_fn = 0
-    types = {i["type"] for r in cases for i in r.get("identifiers", [])}
+    types = set(IDENTIFIER_TYPES)  # what links cases; amounts and dates are facts, not links
     for r in cases:  # the cases' identifiers field is read here only, for scoring
         got = {canon(e.type, e.normalized) for e in finder.identifiers(r["text"]) if e.type in types}
-        want = {canon(i["type"], i["value"]) for i in r.get("identifiers", [])}
+        want = {canon(i["type"], i["value"]) for i in r.get("identifiers", []) if i["type"] in types}
         c_tp, c_fp, c_fn = c_tp + len(got & want), c_fp + len(got - want), c_fn + len(want - got)
     start = time.perf_counter()
     grouped = finder.groups(cases)

@@ -233,7 +233,7 @@ _ORG_CHAR = rf"(?:(?![{_ORG_STOP}])[\u4e00-\u9fff]|[{_ORG_STOP}](?=[市区县省
 _ORG_LEAD = "联系|委托|通过|自称|号称|名为|名叫|来自|属于|一家|加入|介绍|推荐|所谓|专业|正规"
 # Words that end a lead-in inside a run of CJK characters: the name starts after them
 # (合同抬头为东莞市…, 同盖章为广州市…, 本人已委托闵行区…); 致 only opens a line or clause.
-_ORG_INTRO = rf"(?:{_ORG_CHAR}{{0,8}}(?:盖章为|抬头为|名称为|署名为|落款为|委托|自称|号称|名为|名叫)|(?:(?<=^)|(?<=[\s，。：:；、]))致)"
+_ORG_INTRO = rf"(?:{_ORG_CHAR}{{0,8}}(?:盖章为|抬头为|名称为|署名为|落款为|委托|授权|自称|号称|名为|名叫)|(?:(?<=^)|(?<=[\s，。：:；、]))致)"
 _ORG_SUFFIXES = sorted(
     (
         "法务公司", "法务", "律师事务所", "律所", "咨询有限公司", "咨询公司", "债务规划", "债务优化",
@@ -245,17 +245,20 @@ _ORG_SUFFIXES = sorted(
     reverse=True,
 )
 _ORG = re.compile(
-    rf"(?:{_ORG_INTRO}|{_ORG_LEAD})?(?P<v>(?P<p>{_ORG_CHAR}{{2,12}})(?:{'|'.join(_ORG_SUFFIXES)}))"
+    rf"(?:{_ORG_INTRO}|{_ORG_LEAD})?(?P<v>(?P<p>{_ORG_CHAR}{{2,12}})(?:{'|'.join(_ORG_SUFFIXES)})+)"
 )
 _ORG_GENERIC = {"一家", "多家", "很多", "一些", "有些", "其他", "任何", "所谓", "专业", "正规", "什么", "各种", "某家",
-                "贵司", "我司", "本司", "贵方", "我方", "公司"}
+                "贵司", "我司", "本司", "贵方", "我方", "公司",
+                # an industry word and a legal form name nobody ("XX科技有限公司" in a template)
+                "科技", "信息", "网络", "咨询", "文化", "传媒", "商务", "管理", "投资", "贸易", "实业", "金融", "服务"}
 
 
 def _validate_org(m: re.Match[str]) -> bool:
-    """Reject generic phrases, and anonymised names (某装饰工程有限公司) that identify nobody."""
+    """Reject generic phrases, anonymised names (某装饰工程有限公司) and the institution itself
+    (贵司法务部): none of them identifies an outside party."""
     name = m.group("p")
     return (name not in _ORG_GENERIC and not name.startswith(("多家", "什么", "某"))
-            and not any(w in name for w in ("一家", "某家")))
+            and not any(w in name for w in ("一家", "某家", "贵司", "我司", "本司")))
 
 
 # --- amount -------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from rag.triage_lexicon import ABSTAIN_ACTION, LABEL_INFO, LEGIT, LEXICON, OTHER
 from rag.triage_model import TriageModel
 
 log = logging.getLogger(__name__)
-MODEL_VERSION = "triage-7"
+MODEL_VERSION = "triage-8"
 LLM_WEIGHT = 0.4
 # A black-industry label needs evidence (taxonomy rule): a red flag of that label, or at least this
 # many of the four learned signals (two classifiers, two neighbour votes) pointing to it.

@@ -12,8 +12,8 @@ Both classifiers also learn from short fragments of the longer cases (one or two
 complaints come in every length. Their weighted mixture is temperature-calibrated on out-of-fold
 predictions. Abstention is tuned the same way: cross-validation gives known items, and
 leave-one-label-out (each label in turn removed from training) simulates a scam type the cases do
-not contain; a small logistic model over confidence, margin, nearest-case cosine and n-gram
-coverage separates the two, its threshold set so that about ``abstain_rate`` of known items abstain,
+not contain; a small model (logistic regression and gradient-boosted trees, averaged) over
+confidence, margin, nearest-case cosines and n-gram coverage separates the two, its threshold set so that about ``abstain_rate`` of known items abstain,
 in each of two length bands (under ``SHORT_CHARS``, and longer): a one-line complaint sits further
 from every case than a case file does, and one threshold would send most of them to a person.
 Nothing outside the training cases is used for any of it.
@@ -281,6 +281,7 @@ class TriageModel:
         out["sims"][rows] = sig.sims
 
     def _fit_abstention(self, oof, loco, y, abstain_rate: float) -> None:
+        from sklearn.ensemble import HistGradientBoostingClassifier
         from sklearn.linear_model import LogisticRegression
 
         known = oof["feats"]
@@ -291,7 +292,14 @@ class TriageModel:
         w = np.r_[np.where(known_wrong, 0.5, 1.0), np.ones(len(novel)) * len(known) / max(len(novel), 1)]
         if len(set(t)) < 2:
             return
-        self.abstain_clf = LogisticRegression(C=1.0, max_iter=1000).fit(x, t, sample_weight=w)
+        # Two views of the same features, averaged: gradient-boosted trees find the corners where a
+        # new scam type hides (tf5, one type held out: 0.43 of its items abstained with the linear
+        # model alone, 0.64 with both); the linear model keeps the rule smooth where the text's style
+        # differs from the cases' (trees alone sent far more such texts to a person).
+        linear = LogisticRegression(C=1.0, max_iter=1000).fit(x, t, sample_weight=w)
+        trees = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, max_leaf_nodes=15,
+                                               l2_regularization=1.0, random_state=0).fit(x, t, sample_weight=w)
+        self.abstain_clf = _Blend([linear, trees])
         scores = self.abstain_clf.decision_function(known)
         loco_scores = self.abstain_clf.decision_function(novel) if len(novel) else np.zeros(0)
         # The rate holds per length band: a one-line complaint sits further from every case than a
@@ -371,6 +379,16 @@ class TriageModel:
         out = np.full((p.shape[0], len(self.labels)), 1e-6)
         out[:, clf.classes_] = p
         return out / out.sum(axis=1, keepdims=True)
+
+
+class _Blend:
+    """The mean decision function of several fitted binary classifiers."""
+
+    def __init__(self, models: list) -> None:
+        self.models = models
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.decision_function(x) for m in self.models], axis=0)
 
 
 def _density(vectors: np.ndarray, k: int = 5, block: int = 2048) -> np.ndarray:
