@@ -233,7 +233,7 @@ _ORG_CHAR = rf"(?:(?![{_ORG_STOP}])[\u4e00-\u9fff]|[{_ORG_STOP}](?=[市区县省
 _ORG_LEAD = "联系|委托|通过|自称|号称|名为|名叫|来自|属于|一家|加入|介绍|推荐|所谓|专业|正规"
 # Words that end a lead-in inside a run of CJK characters: the name starts after them
 # (合同抬头为东莞市…, 同盖章为广州市…, 本人已委托闵行区…); 致 only opens a line or clause.
-_ORG_INTRO = rf"(?:{_ORG_CHAR}{{0,8}}(?:盖章为|抬头为|名称为|署名为|落款为|委托|授权|自称|号称|名为|名叫)|(?:(?<=^)|(?<=[\s，。：:；、]))致)"
+_ORG_INTRO = rf"(?:{_ORG_CHAR}{{0,8}}(?:盖章为|抬头为|名称为|署名为|落款为|落款|代理人为|委托|授权|自称|号称|名为|名叫)|(?:(?<=^)|(?<=[\s，。：:；、]))致)"
 _ORG_SUFFIXES = sorted(
     (
         "法务公司", "法务", "律师事务所", "律所", "咨询有限公司", "咨询公司", "债务规划", "债务优化",

@@ -226,6 +226,8 @@ def test_planted_gangs_and_lead_requests_on_the_sample_corpus():
     ("本人王某授权深圳市正衡法务咨询有限公司处理一切债务事宜", [("org", "深圳市正衡法务咨询有限公司")]),  # chained suffixes
     ("收入证明落款还是模板里的“XX科技有限公司”", []),  # an industry word and a legal form name nobody
     ("一封署名贵司法务部的邮件说我被起诉了", []),  # the institution itself is no lead
+    ("称已请律师应诉，代理人为蜀衡律师事务所杨律师", [("org", "蜀衡律师事务所")]),
+    ("收到一份律师函，落款京衡律师事务所，还写了个案号", [("org", "京衡律师事务所")]),
     ("本人已委托闵行区一家律师事务所", []),
     ("工作单位：某物流有限公司，职务经理", []),
     ("律师会与贵司法务部门联系", []),
