@@ -13,9 +13,10 @@ complaints come in every length. Their weighted mixture is temperature-calibrate
 predictions. Abstention is tuned the same way: cross-validation gives known items, and
 leave-one-label-out (each label in turn removed from training) simulates a scam type the cases do
 not contain; a small model (logistic regression and gradient-boosted trees, averaged) over
-confidence, margin, nearest-case cosines and n-gram coverage separates the two, its threshold set so that about ``abstain_rate`` of known items abstain,
-in each of two length bands (under ``SHORT_CHARS``, and longer): a one-line complaint sits further
-from every case than a case file does, and one threshold would send most of them to a person.
+confidence, margin, nearest-case cosines and n-gram coverage separates the two, its threshold set
+so that about ``abstain_rate`` of known items abstain in each of two length bands (under
+``SHORT_CHARS``, and longer): a one-line complaint sits further from every case than a case file
+does, and one threshold would send most of them to a person.
 Nothing outside the training cases is used for any of it.
 """
 
@@ -33,7 +34,6 @@ PARTS = ("dense", "char", "knn_dense", "knn_keyword", "red_flags")
 WEIGHTS = {"dense": 0.3, "char": 0.15, "knn_dense": 0.15, "knn_keyword": 0.3, "red_flags": 0.1}
 K_NEIGHBOURS = 7
 MIN_CONFIDENCE = 0.35  # below this calibrated probability an item always abstains
-FRAGMENTS_PER_CASE = 1
 SHORT_CHARS = 120
 N_SIMS = 5  # similarity features of the abstention rule (Signals.sims)
 CV_CAP = 1200  # cases used for calibration and abstention tuning (stratified sample beyond that)
@@ -100,9 +100,8 @@ def knn_votes(sims: np.ndarray, train_y: np.ndarray, n_labels: int, k: int = K_N
     return votes, top
 
 
-def fragments(texts: list[str], seed: int = 0, min_chars: int = 80, per_text: int | None = None) -> tuple[np.ndarray, list[str]]:
-    """Up to ``per_text`` short fragments (one or two consecutive sentences) of every text of at
-    least ``min_chars``."""
+def fragments(texts: list[str], seed: int = 0, min_chars: int = 80) -> tuple[np.ndarray, list[str]]:
+    """One short fragment (one or two consecutive sentences) of every text of at least ``min_chars``."""
     import random
 
     from rag.chunking import split_sentences
@@ -112,16 +111,11 @@ def fragments(texts: list[str], seed: int = 0, min_chars: int = 80, per_text: in
         sentences = [s for s in split_sentences(text) if len(s) >= 8]
         if len(text) < min_chars or len(sentences) < 2:
             continue
-        rng = random.Random(f"{seed}:{text}")  # a case always gives the same fragments
-        seen = set()
-        for _ in range(per_text or FRAGMENTS_PER_CASE):
-            start = rng.randrange(len(sentences))
-            frag = "".join(sentences[start : start + rng.choice((1, 2))])[:160]
-            if frag in seen:
-                continue
-            seen.add(frag)
-            parents.append(i)
-            out.append(frag)
+        rng = random.Random(f"{seed}:{text}")  # a case always gives the same fragment
+        start = rng.randrange(len(sentences))
+        frag = "".join(sentences[start : start + rng.choice((1, 2))])[:160]
+        parents.append(i)
+        out.append(frag)
     return np.asarray(parents, dtype=int), out
 
 
@@ -245,9 +239,9 @@ class TriageModel:
         n = len(docs)
         binary = tfidf[:n].copy()
         binary.data[:] = 1.0
-        return cls(names, ids, y[:n], vectors[:n].astype(np.float32), vec, tfidf[:n], dense, char, flags=flags,
-                   train_binary=binary.T.tocsr(), train_density=_density(vectors[:n].astype(np.float32)),
-                   train_class_density=_class_density(vectors[:n].astype(np.float32), y[:n]))
+        cases = vectors[:n].astype(np.float32)
+        return cls(names, ids, y[:n], cases, vec, tfidf[:n], dense, char, flags=flags, train_binary=binary.T.tocsr(),
+                   train_density=_density(cases), train_class_density=_class_density(cases, y[:n]))
 
     def _cross_validate(self, data: _Data, folds: int, seed: int):
         """Out-of-fold signals for every case and fragment, and leave-one-label-out signals."""
@@ -310,11 +304,16 @@ class TriageModel:
         self.abstain_threshold = float(np.quantile(long_rows, 1.0 - abstain_rate))
         if short.sum() >= 20:
             self.short_threshold = float(np.quantile(scores[short], 1.0 - abstain_rate))
-        novel_short = loco["length"][loco["sims"].any(axis=1)] < SHORT_CHARS
-        known_cut = np.where(short, self.short_threshold or self.abstain_threshold, self.abstain_threshold)
-        novel_cut = np.where(novel_short, self.short_threshold or self.abstain_threshold, self.abstain_threshold)
-        self.report = {"cv_abstain_known": float((scores > known_cut).mean()),
+        novel_cut = self._thresholds(loco["length"][loco["sims"].any(axis=1)])
+        self.report = {"cv_abstain_known": float((scores > self._thresholds(oof["length"])).mean()),
                        "cv_abstain_novel": float((loco_scores > novel_cut).mean()) if len(novel) else 0.0}
+
+    def _thresholds(self, lengths: np.ndarray) -> np.ndarray:
+        """The abstention threshold of each text, by its length band."""
+        out = np.full(len(lengths), self.abstain_threshold)
+        if self.short_threshold is not None:
+            out[np.asarray(lengths) < SHORT_CHARS] = self.short_threshold
+        return out
 
     # -- inference -----------------------------------------------------------------------------
     def signals(self, vectors: np.ndarray, texts: list[str], calibrated: bool = True) -> Signals:
@@ -337,9 +336,7 @@ class TriageModel:
                                 top5_mean - self.train_density[top5].mean(axis=1),
                                 self._class_density_gap(dense_sims, mix.argmax(axis=1))])
         if self.abstain_clf is not None and calibrated:
-            threshold = np.full(n, self.abstain_threshold)
-            if self.short_threshold is not None:
-                threshold[np.array([len(t) < SHORT_CHARS for t in texts], dtype=bool)] = self.short_threshold
+            threshold = self._thresholds(np.array([len(t) for t in texts]))
             ood = self.abstain_clf.decision_function(_ood_features(probs, sims)) - threshold
         else:
             ood = np.zeros(n)
