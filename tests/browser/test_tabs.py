@@ -47,10 +47,13 @@ def test_login_refuses_a_wrong_password_and_lets_staff_in(browser, app_url, shoo
         login(page, TEST_USER, "not-the-password")
         expect(page.locator("body")).to_contain_text("凭据不正确")  # gradio's own Chinese message
         expect(page.locator("input[type=password]")).to_be_visible()
+        assert page.locator("#xs-header").count() == 0 and page.locator("#xs-user").count() == 0, \
+            "a wrong password must not show the workbench"
         shoot(page, "00-login")
         login(page, TEST_USER, TEST_PASSWORD)
         expect(page.locator("#xs-user")).to_contain_text(TEST_USER, timeout=60_000)
         expect(page.locator("#xs-header")).to_be_visible()
+        assert page.locator("input[type=password]").count() == 0, "the login form is gone once staff are in"
     finally:
         ctx.close()
 
