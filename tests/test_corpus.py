@@ -185,15 +185,30 @@ def test_eval_questions_are_not_copied_from_the_documents(docs_by_id):
     assert not problems, report(problems)
 
 
-def test_triage_set_items_are_not_in_the_knowledge_base(docs_by_id):
+@pytest.mark.parametrize("name", ["triage.jsonl", "triage_dev.jsonl"])
+def test_triage_set_items_are_not_in_the_knowledge_base(docs_by_id, name):
     """The triage model learns from the corpus; an eval item that is (nearly) a corpus document
     would be scored on its own training text. Same rule as between documents: over half of the
-    item's 5-character shingles inside one case or script fails."""
+    item's 5-character shingles inside one case or script fails. The development set (tuning) and
+    the team set (reporting) are checked alike."""
     docs = [(doc_id, cc.shingles(d["text"])) for doc_id, d in docs_by_id.items() if d.get("kind") != "regulation"]
     problems = []
-    for row in load_set("triage.jsonl"):
+    for row in load_set(name):
         item = cc.shingles(row["text"])
         worst = max(((cc.overlap(item, s), doc_id) for doc_id, s in docs), default=(0.0, ""))
         if worst[0] > 0.5:
             problems.append(f"{row['id']}: {worst[0]:.2f} of its shingles are in {worst[1]}")
+    assert not problems, report(problems)
+
+
+def test_triage_dev_set_is_apart_from_the_team_set():
+    """Choices tuned on the development set are reported on the team set: no item may be (nearly)
+    in both, and the dev set covers every label with its hard items marked."""
+    team = [cc.shingles(r["text"]) for r in load_set("triage.jsonl")]
+    dev = load_set("triage_dev.jsonl")
+    problems = [f"{r['id']}: {max(cc.overlap(cc.shingles(r['text']), t) for t in team):.2f} of its shingles in one team item"
+                for r in dev if max(cc.overlap(cc.shingles(r["text"]), t) for t in team) > 0.5]
+    labels = {r["label"] for r in dev}
+    assert labels == {r["label"] for r in load_set("triage.jsonl")}
+    assert all(isinstance(r["hard"], bool) for r in dev) and sum(r["hard"] for r in dev) >= len(dev) // 3
     assert not problems, report(problems)
