@@ -27,14 +27,11 @@ import numpy as np
 from rag.chunking import chunk_document
 from rag.documents import Document
 from rag.triage_lexicon import ABSTAIN_ACTION, LABEL_INFO, LEGIT, LEXICON, OTHER_ACTION
-from rag.triage_model import TriageModel
+from rag.triage_model import TriageModel, support_counts
 
 log = logging.getLogger(__name__)
-MODEL_VERSION = "triage-8"
+MODEL_VERSION = "triage-9"
 LLM_WEIGHT = 0.4
-# A black-industry label needs evidence (taxonomy rule): a red flag of that label, or at least this
-# many of the four learned signals (two classifiers, two neighbour votes) pointing to it.
-MIN_SUPPORT = 3
 N_CASES, N_SCRIPTS = 5, 3
 
 
@@ -151,7 +148,8 @@ class TriageEngine:
                                 [d["label"] for d in cases], vectors, lexicon=self._lexicon(scripts),
                                 aux=([d["text"] for d in scripts], [d.get("label") or "" for d in scripts], script_vectors),
                                 embed=lambda texts: embed_texts(self.service.embedder, texts, self.settings.chunk_chars,
-                                                                self.settings.chunk_overlap_chars))
+                                                                self.settings.chunk_overlap_chars),
+                                neutral=LEGIT)
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("model-*.pkl"):
             old.unlink(missing_ok=True)
@@ -262,9 +260,9 @@ class TriageEngine:
                     "model": know.key,
                 },
             )
-            support = sum(int(v[row].argmax()) == top for p, v in sig.parts.items() if p != "red_flags")
-            result.signals["support"] = support
-            if LEGIT in model.labels and label != LEGIT and not result.red_flags and support < MIN_SUPPORT:
+            result.signals["support"] = int(support_counts({p: v[row : row + 1] for p, v in sig.parts.items()},
+                                                           np.array([top]))[0])
+            if model.without_evidence(sig, row, text):
                 result.abstain = True  # never black-industry without evidence: route to a person
                 result.signals["no_evidence"] = True
             if llm is not None and text.strip():

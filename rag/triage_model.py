@@ -29,13 +29,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 PARTS = ("dense", "char", "knn_dense", "knn_keyword", "red_flags")
-# Chosen on cross-style validation (trained on the sample cases, scored on the scripts, which are
-# written differently): the character classifier fits the cases' own wording best and travels worst.
-WEIGHTS = {"dense": 0.3, "char": 0.15, "knn_dense": 0.15, "knn_keyword": 0.3, "red_flags": 0.1}
+# Chosen on the triage development set (evals/sets/triage_dev.jsonl, written apart from the corpus
+# and the team set) once the corpus held short complaints of every label; out-of-fold accuracy agreed
+# (0.843 -> 0.856). The dense neighbour vote still counts as evidence (support) but adds nothing to
+# the mixture that the dense classifier does not already give.
+WEIGHTS = {"dense": 0.2, "char": 0.45, "knn_dense": 0.0, "knn_keyword": 0.3, "red_flags": 0.05}
 K_NEIGHBOURS = 7
 MIN_CONFIDENCE = 0.35  # below this calibrated probability an item always abstains
 SHORT_CHARS = 120
 N_SIMS = 5  # similarity features of the abstention rule (Signals.sims)
+# A label other than the neutral one (the genuine complaint) needs evidence: one of its red flags, or
+# this many of the four learned signals (two classifiers, two neighbour votes) pointing to it ...
+MIN_SUPPORT = 3
+# ... whenever the neutral label keeps a real share of the probability. That share (the evidence
+# floor) is learned out of fold: the highest floor that keeps this share of the genuine complaints
+# the rule stops from being labelled black-industry, so the rule does not send to a person the many
+# black-industry items whose only alternative is another black-industry label.
+EVIDENCE_KEEP = 0.9
 CV_CAP = 1200  # cases used for calibration and abstention tuning (stratified sample beyond that)
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -175,6 +185,8 @@ class TriageModel:
     abstain_clf: object = None
     abstain_threshold: float = np.inf
     short_threshold: float | None = None  # for texts under SHORT_CHARS: set on short cases and fragments
+    neutral: int | None = None  # index of the label that needs no evidence (the genuine complaint)
+    evidence_floor: float = 0.0  # see EVIDENCE_KEEP
     flags: FlagMatcher | None = None
     train_binary: object = None  # n-gram presence per training case (transposed), for coverage
     train_density: np.ndarray | None = None  # each case's mean cosine to its 5 nearest other cases
@@ -185,12 +197,13 @@ class TriageModel:
     @classmethod
     def fit(cls, doc_ids: list[str], texts: list[str], labels: list[str], vectors: np.ndarray,
             lexicon: dict[str, list[str]] | None = None, embed=None, aux: tuple | None = None,
-            folds: int = 5, abstain_rate: float = 0.04, seed: int = 0) -> TriageModel:
+            folds: int = 5, abstain_rate: float = 0.04, seed: int = 0, neutral: str | None = None) -> TriageModel:
         """Train on the labelled cases. ``embed`` (texts -> vectors), when given, embeds short
         fragments of the longer cases: complaints come in every length, and a classifier and an
         abstention rule that only ever saw whole case files would call a one-line complaint novel.
         ``aux`` = (texts, labels, vectors): other labelled material (the store's scripts) that the
-        classifiers also learn from, for labels the cases have; it is never a neighbour or a test item."""
+        classifiers also learn from, for labels the cases have; it is never a neighbour or a test item.
+        ``neutral``: the label that needs no evidence (the genuine complaint), when the cases have it."""
         from threadpoolctl import threadpool_limits
 
         names = sorted(set(labels))
@@ -212,11 +225,14 @@ class TriageModel:
         for run in (oof, loco):
             run["feats"] = _ood_features(model.calibrate(run["mix"]), run["sims"])
         model._fit_abstention(oof, loco, oof["y"], abstain_rate)
+        if neutral in names:
+            model.neutral = names.index(neutral)
+            model.evidence_floor = model._fit_evidence_floor(oof)
         pred = oof["mix"].argmax(axis=1)
         model.report = {
             "cases": len(y), "fragments": len(frag_texts), "aux": len(keep), "labels": {n: int((y == i).sum()) for i, n in enumerate(names)},
             "cv_accuracy": float((pred == oof["y"]).mean()), "temperature": model.temperature,
-            "abstain_threshold": model.abstain_threshold, **model.report,
+            "abstain_threshold": model.abstain_threshold, "evidence_floor": model.evidence_floor, **model.report,
         }
         return model
 
@@ -263,7 +279,8 @@ class TriageModel:
             run["parts"] = {p: v[rows] for p, v in run["parts"].items()}
             run["sims"], run["mix"], run["y"] = run["sims"][rows], _mix(run["parts"]), data.all_y[rows]
             run["docs"] = len(docs)  # rows before this are whole cases, the rest their fragments
-            run["length"] = np.array([len(data.all_texts[i]) for i in rows])
+            run["texts"] = [data.all_texts[i] for i in rows]
+            run["length"] = np.array([len(t) for t in run["texts"]])
         return runs
 
     def _held_out(self, data: _Data, train, test, out) -> None:
@@ -307,6 +324,28 @@ class TriageModel:
         novel_cut = self._thresholds(loco["length"][loco["sims"].any(axis=1)])
         self.report = {"cv_abstain_known": float((scores > self._thresholds(oof["length"])).mean()),
                        "cv_abstain_novel": float((loco_scores > novel_cut).mean()) if len(novel) else 0.0}
+
+    def _fit_evidence_floor(self, oof) -> float:
+        probs = self.calibrate(oof["mix"])
+        top, y, neutral = probs.argmax(axis=1), oof["y"], self.neutral
+        support = support_counts(oof["parts"], top)
+        flagged = np.array([self.flagged(text, int(k)) for text, k in zip(oof["texts"], top)])
+        caught = (top != neutral) & ~flagged & (support < MIN_SUPPORT) & (y == neutral)
+        stopped = lambda floor: int((caught & (probs[:, neutral] >= floor)).sum())  # noqa: E731
+        return float(max(f for f in np.round(np.arange(0.0, 0.51, 0.05), 2) if stopped(f) >= EVIDENCE_KEEP * stopped(0.0)))
+
+    def flagged(self, text: str, label: int) -> bool:
+        """Whether one of ``label``'s red-flag phrases occurs in ``text``."""
+        return self.flags is not None and any(self.labels[label] in owners for owners in self.flags.find(text).values())
+
+    def without_evidence(self, sig: Signals, row: int, text: str) -> bool:
+        """A non-neutral top label with no red flag of its own, fewer than MIN_SUPPORT learned signals
+        behind it, and the neutral label above the evidence floor: route to a person."""
+        top = int(sig.probs[row].argmax())
+        if self.neutral is None or top == self.neutral or self.flagged(text, top):
+            return False
+        return (support_counts({p: v[row : row + 1] for p, v in sig.parts.items()}, np.array([top]))[0] < MIN_SUPPORT
+                and sig.probs[row, self.neutral] >= self.evidence_floor)
 
     def _thresholds(self, lengths: np.ndarray) -> np.ndarray:
         """The abstention threshold of each text, by its length band."""
@@ -386,6 +425,11 @@ class _Blend:
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         return np.mean([m.decision_function(x) for m in self.models], axis=0)
+
+
+def support_counts(parts: dict[str, np.ndarray], top: np.ndarray) -> np.ndarray:
+    """How many of the learned signals (every part but the red flags) have ``top`` as their own top label."""
+    return sum((v.argmax(axis=1) == top).astype(int) for p, v in parts.items() if p != "red_flags")
 
 
 def _density(vectors: np.ndarray, k: int = 5, block: int = 2048) -> np.ndarray:
