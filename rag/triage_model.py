@@ -344,8 +344,8 @@ class TriageModel:
         top = int(sig.probs[row].argmax())
         if self.neutral is None or top == self.neutral or self.flagged(text, top):
             return False
-        return (support_counts({p: v[row : row + 1] for p, v in sig.parts.items()}, np.array([top]))[0] < MIN_SUPPORT
-                and sig.probs[row, self.neutral] >= self.evidence_floor)
+        return bool(support_counts({p: v[row : row + 1] for p, v in sig.parts.items()}, np.array([top]))[0] < MIN_SUPPORT
+                    and sig.probs[row, self.neutral] >= self.evidence_floor)
 
     def _thresholds(self, lengths: np.ndarray) -> np.ndarray:
         """The abstention threshold of each text, by its length band."""
