@@ -27,7 +27,7 @@ import numpy as np
 from rag.chunking import chunk_document
 from rag.documents import Document
 from rag.triage_lexicon import ABSTAIN_ACTION, LABEL_INFO, LEGIT, LEXICON, OTHER_ACTION
-from rag.triage_model import TriageModel, support_counts
+from rag.triage_model import TriageModel
 
 log = logging.getLogger(__name__)
 MODEL_VERSION = "triage-9"
@@ -260,9 +260,8 @@ class TriageEngine:
                     "model": know.key,
                 },
             )
-            result.signals["support"] = int(support_counts({p: v[row : row + 1] for p, v in sig.parts.items()},
-                                                           np.array([top]))[0])
-            if model.without_evidence(sig, row, text):
+            result.signals["support"] = model.support(sig, row)
+            if model.without_evidence(sig, row, bool(result.red_flags)):
                 result.abstain = True  # never black-industry without evidence: route to a person
                 result.signals["no_evidence"] = True
             if llm is not None and text.strip():
@@ -325,7 +324,7 @@ class TriageEngine:
 
 
 def _ngram(text: str) -> str:
-    from rag.triage_model import ngram_text
+    from rag.triage_signals import ngram_text
 
     return ngram_text(text)
 

@@ -16,17 +16,20 @@ not contain; a small model (logistic regression and gradient-boosted trees, aver
 confidence, margin, nearest-case cosines and n-gram coverage separates the two, its threshold set
 so that about ``abstain_rate`` of known items abstain in each of two length bands (under
 ``SHORT_CHARS``, and longer): a one-line complaint sits further from every case than a case file
-does, and one threshold would send most of them to a person.
-Nothing outside the training cases is used for any of it.
+does, and one threshold would send most of them to a person. The taxonomy's evidence rule
+(``without_evidence``) learns its floor out of fold as well.
+Nothing outside the training cases is used for any of it. The pieces the signals are computed from
+(n-gram text, red-flag matching, neighbour votes, fragments, density) are in :mod:`rag.triage_signals`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from rag.triage_signals import (FlagMatcher, class_density, density, fragments, knn_votes, ngram_text, softmax,
+                                 support_counts)
 
 PARTS = ("dense", "char", "knn_dense", "knn_keyword", "red_flags")
 # Chosen on the triage development set (evals/sets/triage_dev.jsonl, written apart from the corpus
@@ -34,7 +37,6 @@ PARTS = ("dense", "char", "knn_dense", "knn_keyword", "red_flags")
 # (0.843 -> 0.856). The dense neighbour vote still counts as evidence (support) but adds nothing to
 # the mixture that the dense classifier does not already give.
 WEIGHTS = {"dense": 0.2, "char": 0.45, "knn_dense": 0.0, "knn_keyword": 0.3, "red_flags": 0.05}
-K_NEIGHBOURS = 7
 MIN_CONFIDENCE = 0.35  # below this calibrated probability an item always abstains
 SHORT_CHARS = 120
 N_SIMS = 5  # similarity features of the abstention rule (Signals.sims)
@@ -47,88 +49,6 @@ MIN_SUPPORT = 3
 # black-industry items whose only alternative is another black-industry label.
 EVIDENCE_KEEP = 0.9
 CV_CAP = 1200  # cases used for calibration and abstention tuning (stratified sample beyond that)
-_DIGITS = re.compile(r"\d+")
-_SPACE = re.compile(r"\s+")
-
-
-def ngram_text(text: str) -> str:
-    """What the character n-gram features see: NFKC, lower case, digit runs folded, no spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return _SPACE.sub("", _DIGITS.sub("0", text))
-
-
-class FlagMatcher:
-    """Red-flag phrases per label, matched as exact substrings of the NFKC-normalised text."""
-
-    def __init__(self, lexicon: dict[str, list[str]]) -> None:
-        self.owners: dict[str, set[str]] = {}
-        for label, phrases in lexicon.items():
-            for phrase in phrases:
-                phrase = unicodedata.normalize("NFKC", phrase).strip()
-                if len(phrase) >= 2:
-                    self.owners.setdefault(phrase, set()).add(label)
-        alternatives = sorted(self.owners, key=len, reverse=True)
-        self.pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
-
-    def find(self, text: str) -> dict[str, set[str]]:
-        """phrase -> labels, for every phrase found (overlapping phrases: the longest wins)."""
-        if self.pattern is None:
-            return {}
-        norm = unicodedata.normalize("NFKC", text)
-        return {m.group(0): self.owners[m.group(0)] for m in self.pattern.finditer(norm)}
-
-    def votes(self, texts: list[str], labels: list[str]) -> np.ndarray:
-        """Per label, the number of distinct phrases found, smoothed: no phrase = uniform."""
-        index = {label: i for i, label in enumerate(labels)}
-        out = np.full((len(texts), len(labels)), 0.5)
-        for row, text in enumerate(texts):
-            for owners in self.find(text).values():
-                for label in owners:
-                    if label in index:
-                        out[row, index[label]] += 1.0
-        return out / out.sum(axis=1, keepdims=True)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def knn_votes(sims: np.ndarray, train_y: np.ndarray, n_labels: int, k: int = K_NEIGHBOURS,
-              sharpness: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
-    """Label distribution of the k nearest cases (softmax-weighted by similarity), and their indices."""
-    k = min(k, sims.shape[1])
-    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    top_sims = np.take_along_axis(sims, top, axis=1)
-    order = np.argsort(-top_sims, axis=1)
-    top, top_sims = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
-    w = np.exp(sharpness * (top_sims - top_sims[:, :1]))
-    votes = np.zeros((sims.shape[0], n_labels))
-    np.add.at(votes, (np.arange(sims.shape[0])[:, None], train_y[top]), w)
-    votes = (votes + 0.05) / (votes + 0.05).sum(axis=1, keepdims=True)
-    return votes, top
-
-
-def fragments(texts: list[str], seed: int = 0, min_chars: int = 80) -> tuple[np.ndarray, list[str]]:
-    """One short fragment (one or two consecutive sentences) of every text of at least ``min_chars``."""
-    import random
-
-    from rag.chunking import split_sentences
-
-    parents, out = [], []
-    for i, text in enumerate(texts):
-        sentences = [s for s in split_sentences(text) if len(s) >= 8]
-        if len(text) < min_chars or len(sentences) < 2:
-            continue
-        rng = random.Random(f"{seed}:{text}")  # a case always gives the same fragment
-        start = rng.randrange(len(sentences))
-        frag = "".join(sentences[start : start + rng.choice((1, 2))])[:160]
-        parents.append(i)
-        out.append(frag)
-    return np.asarray(parents, dtype=int), out
-
-
 @dataclass
 class _Data:
     texts: list[str]
@@ -257,7 +177,7 @@ class TriageModel:
         binary.data[:] = 1.0
         cases = vectors[:n].astype(np.float32)
         return cls(names, ids, y[:n], cases, vec, tfidf[:n], dense, char, flags=flags, train_binary=binary.T.tocsr(),
-                   train_density=_density(cases), train_class_density=_class_density(cases, y[:n]))
+                   train_density=density(cases), train_class_density=class_density(cases, y[:n]))
 
     def _cross_validate(self, data: _Data, folds: int, seed: int):
         """Out-of-fold signals for every case and fragment, and leave-one-label-out signals."""
@@ -331,21 +251,26 @@ class TriageModel:
         support = support_counts(oof["parts"], top)
         flagged = np.array([self.flagged(text, int(k)) for text, k in zip(oof["texts"], top)])
         caught = (top != neutral) & ~flagged & (support < MIN_SUPPORT) & (y == neutral)
-        stopped = lambda floor: int((caught & (probs[:, neutral] >= floor)).sum())  # noqa: E731
-        return float(max(f for f in np.round(np.arange(0.0, 0.51, 0.05), 2) if stopped(f) >= EVIDENCE_KEEP * stopped(0.0)))
+        share = probs[caught, neutral]
+        keep = EVIDENCE_KEEP * len(share)
+        return float(max(f for f in np.round(np.arange(0.0, 0.51, 0.05), 2) if (share >= f).sum() >= keep))
 
     def flagged(self, text: str, label: int) -> bool:
         """Whether one of ``label``'s red-flag phrases occurs in ``text``."""
         return self.flags is not None and any(self.labels[label] in owners for owners in self.flags.find(text).values())
 
-    def without_evidence(self, sig: Signals, row: int, text: str) -> bool:
-        """A non-neutral top label with no red flag of its own, fewer than MIN_SUPPORT learned signals
-        behind it, and the neutral label above the evidence floor: route to a person."""
+    def support(self, sig: Signals, row: int) -> int:
+        """How many learned signals point to the row's top label."""
+        top = np.array([sig.probs[row].argmax()])
+        return int(support_counts({p: v[row : row + 1] for p, v in sig.parts.items()}, top)[0])
+
+    def without_evidence(self, sig: Signals, row: int, flagged: bool) -> bool:
+        """A non-neutral top label with no red flag of its own (``flagged``), fewer than MIN_SUPPORT
+        learned signals behind it, and the neutral label above the evidence floor: route to a person."""
         top = int(sig.probs[row].argmax())
-        if self.neutral is None or top == self.neutral or self.flagged(text, top):
+        if self.neutral is None or top == self.neutral or flagged:
             return False
-        return bool(support_counts({p: v[row : row + 1] for p, v in sig.parts.items()}, np.array([top]))[0] < MIN_SUPPORT
-                    and sig.probs[row, self.neutral] >= self.evidence_floor)
+        return self.support(sig, row) < MIN_SUPPORT and bool(sig.probs[row, self.neutral] >= self.evidence_floor)
 
     def _thresholds(self, lengths: np.ndarray) -> np.ndarray:
         """The abstention threshold of each text, by its length band."""
@@ -408,7 +333,7 @@ class TriageModel:
         return covered.max(axis=1) / np.maximum(total, 1e-9) if covered.size else np.zeros(q.shape[0])
 
     def calibrate(self, mix: np.ndarray) -> np.ndarray:
-        return _softmax(np.log(mix) / self.temperature)
+        return softmax(np.log(mix) / self.temperature)
 
     def _full(self, clf, p: np.ndarray) -> np.ndarray:
         """Probabilities on the model's full label axis (a fold may lack a label)."""
@@ -425,33 +350,6 @@ class _Blend:
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         return np.mean([m.decision_function(x) for m in self.models], axis=0)
-
-
-def support_counts(parts: dict[str, np.ndarray], top: np.ndarray) -> np.ndarray:
-    """How many of the learned signals (every part but the red flags) have ``top`` as their own top label."""
-    return sum((v.argmax(axis=1) == top).astype(int) for p, v in parts.items() if p != "red_flags")
-
-
-def _density(vectors: np.ndarray, k: int = 5, block: int = 2048) -> np.ndarray:
-    """Each row's mean cosine to its k nearest other rows. A text less surrounded by cases than its
-    own nearest cases are (a negative difference) lies off the known labels: a local outlier."""
-    n = len(vectors)
-    out = np.zeros(n, dtype=np.float32)
-    k = min(k, max(n - 1, 1))
-    for i in range(0, n, block):
-        sims = vectors[i : i + block] @ vectors.T
-        sims[np.arange(len(sims)), np.arange(i, i + len(sims))] = -np.inf
-        out[i : i + block] = -np.sort(-sims, axis=1)[:, :k].mean(axis=1) if n > 1 else 0.0
-    return out
-
-
-def _class_density(vectors: np.ndarray, y: np.ndarray, k: int = 5) -> np.ndarray:
-    """Each row's mean cosine to its k nearest other rows of the same label."""
-    out = np.zeros(len(vectors), dtype=np.float32)
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        out[members] = _density(vectors[members], k)
-    return out
 
 
 def _stratified_cap(y: np.ndarray, cap: int, seed: int) -> np.ndarray:
@@ -483,7 +381,7 @@ def _fit_temperature(mix: np.ndarray, y: np.ndarray) -> float:
     logp = np.log(mix)
     best, best_t = np.inf, 1.0
     for t in np.exp(np.linspace(np.log(0.2), np.log(3.0), 60)):
-        p = _softmax(logp / t)
+        p = softmax(logp / t)
         nll = -np.log(p[np.arange(len(y)), y] + 1e-12).mean()
         if nll < best:
             best, best_t = nll, float(t)

@@ -5,7 +5,8 @@ keeps at least the evidence floor learned out of fold."""
 import numpy as np
 import pytest
 
-from rag.triage_model import MIN_SUPPORT, FlagMatcher, Signals, TriageModel, support_counts
+from rag.triage_model import MIN_SUPPORT, Signals, TriageModel
+from rag.triage_signals import FlagMatcher, support_counts
 
 LABELS = ["debt_evasion", "legit_complaint"]
 A, LEGIT = 0, 1
@@ -47,13 +48,14 @@ def test_support_counts_the_learned_signals_only():
     ((0.70, 1), "我要求你们先把利息全免了", False),         # top label is the genuine complaint itself
 ])
 def test_without_evidence(row, text, expected):
-    assert model(floor=0.2).without_evidence(signals([row]), 0, text) is expected
+    m = model(floor=0.2)
+    assert m.without_evidence(signals([row]), 0, m.flagged(text, A)) is expected
 
 
 def test_no_neutral_label_means_no_rule():
     m = model(floor=0.0)
     m.neutral = None
-    assert not m.without_evidence(signals([(0.3, 0)]), 0, "随便一句话")
+    assert not m.without_evidence(signals([(0.3, 0)]), 0, False)
 
 
 def test_the_floor_keeps_most_of_what_the_rule_protects_out_of_fold():
